@@ -1,0 +1,127 @@
+import { createActor, type Actor } from 'xstate';
+import { WardenError } from '../errors.js';
+import { rebootLockMachine, type RebootEmitted } from '../machines/reboot-lock.js';
+import type { HolderView, StatusResult } from '../protocol/types.js';
+import type { ActorEnv } from './env.js';
+
+interface Pending {
+  resolve(): void;
+  reject(error: WardenError): void;
+}
+
+/** What the reboot lock needs from its warden. */
+export interface RebootHost {
+  /** Examines every volume (SPEC §6): the first busy volume's id, or null when all are clean. */
+  examine(): Promise<string | null>;
+  heldChanged(held: boolean, holder: HolderView): void;
+}
+
+/** The reboot lock actor wired to the warden: examination, the single waiter, release on death. */
+export class RebootRuntime {
+  readonly actor: Actor<typeof rebootLockMachine>;
+  private readonly pending = new Map<string, Pending>();
+  private waiterPending: Pending | null = null;
+  private nextRequest = 1;
+  private reexamining = false;
+  private reexamineAgain = false;
+
+  constructor(env: ActorEnv, private readonly host: RebootHost) {
+    this.actor = createActor(rebootLockMachine, { id: 'rebootLock', clock: env.clock, inspect: env.inspect });
+    this.actor.on('*', (event) => this.onEmitted(event as RebootEmitted));
+    this.actor.start();
+  }
+
+  held(): boolean {
+    return this.actor.getSnapshot().value === 'held';
+  }
+
+  async lock(client: HolderView, wait: boolean): Promise<void> {
+    const state = this.actor.getSnapshot().value;
+    // Held already: answer EALREADY without examining (a shutdown may proceed).
+    const busyVolume = state === 'held' ? null : await this.host.examine();
+    const requestId = `reboot#${this.nextRequest++}`;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject });
+      this.actor.send({ type: 'REBOOT_REQUESTED', requestId, client, wait, busyVolume });
+      this.pending.delete(requestId);
+    });
+  }
+
+  unlock(client: number): void {
+    let refused: WardenError | null = null;
+    const requestId = `unlock#${this.nextRequest++}`;
+    this.pending.set(requestId, { resolve: () => {}, reject: (e) => { refused = e; } });
+    this.actor.send({ type: 'UNLOCK_REQUESTED', requestId, client });
+    this.pending.delete(requestId);
+    if (refused) throw refused;
+  }
+
+  clientDied(client: number): void {
+    this.actor.send({ type: 'CLIENT_DIED', client });
+  }
+
+  /** After any volume or lock change while someone waits: examine again, grant when all are clean. */
+  reexamine(): void {
+    if (this.actor.getSnapshot().value !== 'waiting') return;
+    if (this.reexamining) {
+      this.reexamineAgain = true;
+      return;
+    }
+    this.reexamining = true;
+    void this.host.examine().then(
+      (busy) => {
+        this.reexamining = false;
+        if (busy === null) this.actor.send({ type: 'VOLUMES_SETTLED' });
+        if (this.reexamineAgain) {
+          this.reexamineAgain = false;
+          this.reexamine();
+        }
+      },
+      () => {
+        this.reexamining = false;
+      },
+    );
+  }
+
+  view(): StatusResult['reboot'] {
+    const snapshot = this.actor.getSnapshot();
+    const { holder, waiter } = snapshot.context;
+    return {
+      state: snapshot.value as StatusResult['reboot']['state'],
+      ...(holder ? { holder: { ...holder } } : {}),
+      ...(waiter ? { waiter: { ...waiter } } : {}),
+    };
+  }
+
+  stop(): void {
+    this.actor.stop();
+  }
+
+  private onEmitted(event: RebootEmitted): void {
+    switch (event.type) {
+      case 'granted':
+        if (event.requestId) this.pending.get(event.requestId)?.resolve();
+        else {
+          this.waiterPending?.resolve();
+          this.waiterPending = null;
+        }
+        this.host.heldChanged(true, event.client);
+        return;
+      case 'waiting':
+        this.waiterPending = this.pending.get(event.requestId) ?? null;
+        return;
+      case 'refused':
+        this.pending.get(event.requestId)?.reject(
+          new WardenError(event.code, undefined, event.busyVolume !== undefined ? { busyVolume: event.busyVolume } : undefined),
+        );
+        return;
+      case 'released':
+        if (event.requestId) this.pending.get(event.requestId)?.resolve();
+        this.host.heldChanged(false, event.client);
+        return;
+      case 'waiterLeft':
+        this.waiterPending = null;
+        return;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { WardenError } from '../errors.js';
+import { listenUnix, type Connection, type SocketHandlers, type SocketListener } from '../adapters/socket-server.js';
+import { decodeRequest, type Request } from '../protocol/requests.js';
+import { errorReply, okReply } from '../protocol/replies.js';
+import { STATUS_RIGHTS_ROUTINES, type Rights } from '../protocol/types.js';
+import { VERSION } from '../version.js';
+import type { Warden } from './warden.js';
+
+/** Where the two sockets live (SPEC §9: control 0600 in a 0700 dir, status 0666). */
+export interface ListenOptions {
+  socket: string;
+  statusSocket?: string;
+}
+
+/** Opens sockets however the environment does (real Unix sockets, or the in-memory twin). */
+export type Listen = (
+  options: { path: string; rights: Rights; socketMode: number; dirMode: number; allocateId: () => number; onError?: (e: unknown, ctx: string) => void },
+  handlers: SocketHandlers,
+) => Promise<SocketListener> | SocketListener;
+
+/**
+ * Serves the protocol (SPEC §10) for one warden: one client actor per connection, requests
+ * decoded and checked for rights, answered in any order (lock replies may be deferred).
+ */
+export class SocketRouter {
+  private readonly listeners: SocketListener[] = [];
+
+  constructor(private readonly warden: Warden, private readonly listen: Listen = listenUnix) {}
+
+  async open(options: ListenOptions): Promise<void> {
+    const allocateId = () => this.warden.clients.allocateId();
+    const onError = (err: unknown, context: string) => this.warden.env.log.warn({ err: String(err), context }, 'socket error');
+    const handlers = this.handlers();
+    this.listeners.push(
+      await this.listen({ path: path.resolve(options.socket), rights: 'control', socketMode: 0o600, dirMode: 0o700, allocateId, onError }, handlers),
+    );
+    if (options.statusSocket) {
+      this.listeners.push(
+        await this.listen({ path: path.resolve(options.statusSocket), rights: 'status', socketMode: 0o666, dirMode: 0o755, allocateId, onError }, handlers),
+      );
+    }
+  }
+
+  /** Stops accepting, closes every connection and removes the socket files. */
+  async close(): Promise<void> {
+    const listeners = this.listeners.splice(0);
+    await Promise.all(listeners.map((l) => l.close()));
+  }
+
+  private handlers(): SocketHandlers {
+    const warden = this.warden;
+    return {
+      onConnection: (conn) => {
+        if (warden.clients.size >= warden.env.limits.maxClients) return false;
+        warden.clients.add(conn.id, conn.rights, 'socket');
+        return true;
+      },
+      onMessage: (conn, msg) => this.dispatch(conn, msg),
+      onClose: (conn) => warden.clients.died(conn.id),
+    };
+  }
+
+  private dispatch(conn: Connection, msg: Record<string, unknown>): void {
+    const warden = this.warden;
+    const decoded = decodeRequest(msg);
+    if (!decoded.ok) {
+      conn.send(decoded.reply);
+      return;
+    }
+    const req = decoded as Request;
+    if (conn.rights === 'status' && !STATUS_RIGHTS_ROUTINES.has(req.routine)) {
+      conn.send(errorReply(req, 'EPERM', { error: `${req.routine} needs the control socket` }));
+      return;
+    }
+    const reply = (result: Promise<Record<string, unknown> | void> | Record<string, unknown> | void) => {
+      Promise.resolve(result).then(
+        (fields) => {
+          if (!conn.closed) conn.send(okReply(req, fields ?? {}));
+        },
+        (err: unknown) => {
+          if (conn.closed) return;
+          if (err instanceof WardenError) {
+            conn.send(errorReply(req, err.code, { error: err.message, ...(err.busyVolume !== undefined ? { busyVolume: err.busyVolume } : {}) }));
+          } else {
+            this.warden.env.log.error({ err: String(err), routine: req.routine }, 'request failed');
+            conn.send(errorReply(req, 'EINVAL', { error: String(err) }));
+          }
+        },
+      );
+    };
+    const client = { id: conn.id, rights: conn.rights };
+    const attempt = <T>(fn: () => T): T | Promise<never> => {
+      try {
+        return fn();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+    switch (req.routine) {
+      case 'hello':
+        warden.clients.hello(conn.id, req.args.name, req.args.pid);
+        return reply({ client: conn.id, rights: conn.rights, version: VERSION });
+      case 'lock_volume':
+        return reply(attempt(() => warden.lockVolume(client, req.args.volume, {
+          wait: req.args.wait,
+          ...(req.args.timeoutMs !== undefined ? { timeoutMs: req.args.timeoutMs } : {}),
+        })));
+      case 'unlock_volume':
+        return reply(attempt(() => warden.unlockVolume(client, req.args.volume, req.args.status, req.args.token)));
+      case 'lock_cancel':
+        return reply(attempt(() => warden.cancelLock(client, req.args.volume)));
+      case 'lock_reboot':
+        return reply(attempt(() => warden.lockReboot(client, req.args.wait)));
+      case 'unlock_reboot':
+        return reply(attempt(() => warden.unlockReboot(client)));
+      case 'status':
+        return reply(attempt(() => ({ ...warden.status(req.args.volume) })));
+      case 'ack':
+        // Acks have no reply (SPEC §10).
+        warden.hub.ack(conn.id, req.args.sub, req.args.seq);
+        return;
+      case 'subscribe':
+        return reply(attempt(() => ({ sub: warden.subscribe({ id: conn.id, send: (frame) => conn.send(frame) }, req.args.volume, req.args.events) })));
+      case 'unsubscribe':
+        return reply(attempt(() => warden.hub.unsubscribe(conn.id, req.args.sub)));
+      case 'can_unmount':
+        return reply(attempt(() => warden.canUnmount(req.args.volume)));
+      case 'check':
+        return reply(attempt(() => ({ state: warden.check(client, req.args.volume) })));
+      case 'retry':
+        return reply(attempt(() => warden.retry(client, req.args.volume)));
+    }
+  }
+}

@@ -1,0 +1,369 @@
+import path from 'node:path';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { helperEnvironment } from '../adapters/processes.js';
+import type { Adapters, WatchHandle, WatchEvent } from '../adapters/types.js';
+import { loadManifest } from '../manifest/load.js';
+import { type Manifest } from '../manifest/schema.js';
+import { checkStaleness } from '../manifest/staleness.js';
+import { classifyChange, planManifestOnly, planWatch, type WatchPlan } from '../manifest/watch-plan.js';
+import {
+  volumeMachine,
+  type ExamineOutcome,
+  type LoadOutcome,
+  type RebuildOutcome,
+  type VolumeDefaults,
+  type VolumeEmitted,
+} from '../machines/volume.js';
+import type { StaleCache, VolumeStatus } from '../protocol/types.js';
+import type { EventInput } from '../protocol/events.js';
+import type { ActorEnv } from './env.js';
+import { LocalLockBackend, type LockBackend } from './lock-runtime.js';
+import type { LockClient } from '../machines/lock.js';
+
+/** The daemon's own identity when it holds a lock for a `lockMode: daemon` helper (SPEC §4). */
+export const DAEMON_HOLDER_ID = 0;
+
+/** An in-process rebuild (SPEC §12): resolves the exit status. */
+export type RebuildFunction = (volume: { id: string; root: string }, stale: StaleCache[], signal: AbortSignal) => Promise<number>;
+
+/** What a volume needs from the warden that owns it. */
+export interface VolumeHost {
+  env: ActorEnv;
+  adapters: Adapters;
+  defaults: VolumeDefaults;
+  rebuilders: Record<string, { command: string[]; timeoutSec?: number }>;
+  rebuild: RebuildFunction | undefined;
+  daemonUid: number;
+  /** The control socket helpers are told about (VOLWARDEN_SOCKET), once listening. */
+  controlSocket(): string | undefined;
+  wardenRunning(): boolean;
+  rebootHeld(): boolean;
+  publish(event: EventInput): void;
+  /** Called after any change of this volume's state or lock (reboot waiter re-evaluation). */
+  changed(volume: VolumeRuntime): void;
+  /** Called once the volume reached `gone`. */
+  gone(volume: VolumeRuntime): void;
+}
+
+const MAX_HELPER_OUTPUT = 64 * 1024;
+const KILL_GRACE_MS = 10_000;
+/** A watcher that never reports ready must not hold a volume in `loading` forever. */
+const WATCH_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * One volume wired to the world: the volume actor with its effects provided, its watcher,
+ * its lock, and the persisted counters and token.
+ */
+export class VolumeRuntime {
+  readonly actor: Actor<typeof volumeMachine>;
+  readonly lock: LocalLockBackend;
+  private manifest: Manifest | null = null;
+  private manifestMtimeNs = 0n;
+  private watchHandle: WatchHandle | null = null;
+  private plan: WatchPlan | null = null;
+  private pendingPaths: string[] = [];
+  private flushQueued = false;
+  private readonly helpers = new Set<Promise<unknown>>();
+  private persisted = { failures: -1, attempts: -1, token: -1 };
+  private daemonWaiting = false;
+
+  constructor(
+    private readonly host: VolumeHost,
+    readonly id: string,
+    readonly root: string,
+  ) {
+    const saved = host.adapters.state?.load(id);
+    this.persisted = saved ? { ...saved } : { failures: 0, attempts: 0, token: 0 };
+    this.lock = new LocalLockBackend(host.env, id, this.persisted.token, {
+      granted: (holder, token) => {
+        host.publish({ type: 'lock.granted', volume: id, holder, token });
+        if (holder.client === DAEMON_HOLDER_ID && this.daemonWaiting) {
+          this.daemonWaiting = false;
+          // Delivered after the lock finished its own step: the volume may be mid-transition.
+          queueMicrotask(() => this.actor.send({ type: 'LOCK_GRANTED', token }));
+        }
+        host.changed(this);
+      },
+      released: (holder, status) => {
+        host.publish({ type: 'lock.released', volume: id, holder, status });
+        // The daemon's own release is accounted from the helper's exit (counted once, SPEC §4).
+        if (holder.client !== DAEMON_HOLDER_ID) this.actor.send({ type: 'LOCK_RELEASED', status });
+        host.changed(this);
+      },
+      holderDied: (holder) => {
+        host.publish({ type: 'lock.released', volume: id, holder, status: -1 });
+        this.actor.send({ type: 'HOLDER_DIED' });
+        host.changed(this);
+      },
+    }, (token) => this.persist({ token }));
+
+    const logic = volumeMachine.provide({
+      actors: {
+        loadManifest: fromPromise<LoadOutcome, { root: string }>(() => this.load()),
+        examine: fromPromise<ExamineOutcome, { root: string }>(() => this.examine()),
+        runHelper: fromPromise<RebuildOutcome, { stale: StaleCache[]; attempt: number }>(({ input, signal }) =>
+          this.track(this.runHelper(input.stale, signal)),
+        ),
+        probeInstaller: fromPromise<{ active: boolean }, { root: string }>(async () => ({ active: await this.installerActive() })),
+      },
+      actions: {
+        requestLock: () => this.requestDaemonLock(),
+        releaseLock: (_, params) => this.releaseDaemonLock(params.status),
+      },
+    });
+    this.actor = createActor(logic, {
+      id: `volume:${id}`,
+      input: {
+        id,
+        root,
+        defaults: host.defaults,
+        failures: this.persisted.failures,
+        attempts: this.persisted.attempts,
+        wardenRunning: host.wardenRunning(),
+        rebootHeld: host.rebootHeld(),
+      },
+      clock: host.env.clock,
+      inspect: host.env.inspect,
+    });
+    this.actor.on('*', (event) => host.publish({ ...(event as VolumeEmitted), volume: id } as EventInput));
+    let lastValue: unknown;
+    this.actor.subscribe({
+      next: (snapshot) => {
+        const { failures, attempts } = snapshot.context;
+        if (failures !== this.persisted.failures || attempts !== this.persisted.attempts) this.persist({ failures, attempts });
+        if (snapshot.value !== lastValue) {
+          lastValue = snapshot.value;
+          host.changed(this);
+        }
+      },
+      complete: () => this.onGone(),
+      error: (err) => host.env.log.error({ volume: id, err: String(err) }, 'volume actor failed'),
+    });
+  }
+
+  start(): void {
+    this.host.publish({ type: 'volume.appeared', volume: this.id });
+    this.actor.start();
+  }
+
+  /** Top-level state name as SPEC §2 names it. */
+  state(): string {
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot.status !== 'active') return 'gone';
+    const value = snapshot.value;
+    return typeof value === 'string' ? value : Object.keys(value)[0]!;
+  }
+
+  status(): VolumeStatus {
+    const { context } = this.actor.getSnapshot();
+    const errors = [context.error, ...context.problems, context.degraded].filter((e): e is string => !!e);
+    return {
+      id: this.id,
+      root: this.root,
+      state: this.state(),
+      lock: this.lock.view(),
+      failures: context.failures,
+      attempts: context.attempts,
+      stale: context.stale ? context.stale.map((s) => ({ ...s })) : null,
+      lastRebuild: context.lastRebuild ? { ...context.lastRebuild } : null,
+      ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+    };
+  }
+
+  /** Checks staleness now without changing state (reboot lock and unmount checks, SPEC §6–§7). */
+  async staleNow(): Promise<StaleCache[]> {
+    if (!this.manifest) return [];
+    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs);
+    return report.stale;
+  }
+
+  /** Stops the actor, the watcher and running helpers (SIGTERM, SIGKILL after 10 s). */
+  async shutdown(): Promise<void> {
+    this.actor.stop();
+    await this.closeWatch();
+    await Promise.allSettled([...this.helpers]);
+  }
+
+  private onGone(): void {
+    void this.closeWatch();
+    this.lock.gone();
+    this.host.publish({ type: 'volume.gone', volume: this.id });
+    this.host.gone(this);
+  }
+
+  private persist(patch: Partial<{ failures: number; attempts: number; token: number }>): void {
+    this.persisted = { ...this.persisted, ...patch };
+    try {
+      this.host.adapters.state?.save(this.id, { ...this.persisted });
+    } catch (err) {
+      this.host.env.log.error({ volume: this.id, err: String(err) }, 'could not write the state directory');
+    }
+  }
+
+  private async load(): Promise<LoadOutcome> {
+    const result = await loadManifest(this.host.adapters.fs, this.root, {
+      daemonUid: this.host.daemonUid,
+      rebuilders: new Set(Object.keys(this.host.rebuilders)),
+      inProcessRebuild: this.host.rebuild !== undefined,
+    });
+    if (result.kind === 'ok') {
+      this.manifest = result.manifest;
+      this.manifestMtimeNs = result.mtimeNs;
+      await this.rewatch(planWatch(this.root, result.manifest));
+      const { lockMode, settleMs, maxFailures, maxAttempts } = result.manifest;
+      return { kind: 'ok', manifest: { lockMode, settleMs, maxFailures, maxAttempts } };
+    }
+    this.manifest = null;
+    if (result.kind === 'invalid') await this.rewatch(planManifestOnly(this.root));
+    return result;
+  }
+
+  private async examine(): Promise<ExamineOutcome> {
+    if (await this.installerActive()) return { installerActive: true, stale: [], problems: [] };
+    if (!this.manifest) return { installerActive: false, stale: [], problems: [] };
+    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs);
+    return { installerActive: false, stale: report.stale, problems: report.problems };
+  }
+
+  /** SPEC §3: the installer pid file holds the pid of a live process. */
+  private async installerActive(): Promise<boolean> {
+    const rel = this.manifest?.installerPidFile;
+    if (!rel) return false;
+    const read = await this.host.adapters.fs.readFile(path.join(this.root, rel), 64);
+    if (!read.ok) return false;
+    const pid = Number.parseInt(read.data.toString('utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 && this.host.adapters.processes.isAlive(pid);
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.helpers.add(promise);
+    void promise.finally(() => this.helpers.delete(promise));
+    return promise;
+  }
+
+  private async runHelper(stale: StaleCache[], signal: AbortSignal): Promise<RebuildOutcome> {
+    const { clock, log } = this.host.env;
+    const startedAt = clock.now();
+    const manifest = this.manifest;
+    let status: number;
+    if (this.host.rebuild) {
+      try {
+        status = await this.host.rebuild({ id: this.id, root: this.root }, stale, signal);
+      } catch (err) {
+        log.warn({ volume: this.id, err: String(err) }, 'in-process rebuild threw');
+        status = 1;
+      }
+    } else if (!manifest) {
+      status = 127;
+    } else {
+      const named = manifest.rebuilder ? this.host.rebuilders[manifest.rebuilder] : undefined;
+      const argv = manifest.command ?? named?.command ?? [];
+      const timeoutSec = manifest.timeoutSec ?? named?.timeoutSec ?? 3600;
+      const socket = this.host.controlSocket();
+      const exit = await this.host.adapters.processes.run(
+        {
+          argv,
+          cwd: this.root,
+          env: helperEnvironment({ volumeId: this.id, root: this.root, stale: stale.map((s) => s.name), ...(socket ? { socket } : {}) }),
+          timeoutMs: timeoutSec * 1000,
+          killGraceMs: KILL_GRACE_MS,
+          maxOutputBytes: MAX_HELPER_OUTPUT,
+        },
+        signal,
+      );
+      status = exit.status;
+      log.info(
+        { volume: this.id, status, timedOut: exit.timedOut, signal: exit.signal, spawnError: exit.spawnError, output: exit.output },
+        'helper exited',
+      );
+    }
+    return { status, startedAt, finishedAt: clock.now() };
+  }
+
+  private requestDaemonLock(): void {
+    this.daemonWaiting = true;
+    const holder: LockClient = { client: DAEMON_HOLDER_ID, name: 'volwarden', pid: process.pid };
+    this.lock.request(holder, { wait: true }).catch((err) => {
+      // Only the volume going away can refuse the daemon's own request.
+      this.host.env.log.debug({ volume: this.id, err: String(err) }, 'daemon lock request ended');
+    });
+  }
+
+  private releaseDaemonLock(status: number): void {
+    if (this.lock.holder()?.client !== DAEMON_HOLDER_ID) return;
+    this.lock.unlock(DAEMON_HOLDER_ID, status);
+  }
+
+  /**
+   * Watches with the new plan, and only once it is ready closes the old one: a change made
+   * while a load or check runs is seen by one watcher or the other, never lost.
+   */
+  private async rewatch(plan: WatchPlan): Promise<void> {
+    const previous = this.watchHandle;
+    let ready!: () => void;
+    const isReady = new Promise<void>((resolve) => (ready = resolve));
+    const handle = this.host.adapters.fs.watch(plan.spec, (event) => {
+      if (event.type === 'ready' || event.type === 'error') ready();
+      this.onWatchEvent(plan, event);
+    });
+    this.watchHandle = handle;
+    this.plan = plan;
+    const { clock } = this.host.env;
+    const timer = clock.setTimeout(ready, WATCH_READY_TIMEOUT_MS);
+    await isReady;
+    clock.clearTimeout(timer);
+    await previous?.close();
+  }
+
+  private async closeWatch(): Promise<void> {
+    const handle = this.watchHandle;
+    this.watchHandle = null;
+    this.plan = null;
+    await handle?.close();
+  }
+
+  private onWatchEvent(plan: WatchPlan, event: WatchEvent): void {
+    if (this.actor.getSnapshot().status !== 'active') return;
+    // A watcher being replaced still reports manifest edits (every plan watches the manifest).
+    if (plan !== this.plan) {
+      if (event.type === 'changed' && classifyChange(plan, event.path).kind === 'manifest') this.actor.send({ type: 'MANIFEST_CHANGED' });
+      return;
+    }
+    switch (event.type) {
+      case 'changed': {
+        const change = classifyChange(plan, event.path);
+        if (change.kind === 'manifest') this.actor.send({ type: 'MANIFEST_CHANGED' });
+        else if (change.kind === 'installer') this.actor.send({ type: 'INSTALLER_CHANGED' });
+        else if (change.kind === 'source') this.queuePath(change.rel);
+        return;
+      }
+      case 'rootRemoved':
+        this.actor.send({ type: 'ROOT_REMOVED' });
+        return;
+      case 'degraded':
+        this.host.env.log.warn({ volume: this.id, reason: event.reason }, 'watching degraded');
+        this.actor.send({ type: 'WATCH_DEGRADED', reason: event.reason });
+        return;
+      case 'error':
+        this.host.env.log.warn({ volume: this.id, message: event.message }, 'watch error');
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  /** Paths changed in one burst go out as one FS_CHANGED (one `volume.changed`). */
+  private queuePath(rel: string): void {
+    this.pendingPaths.push(rel);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      const paths = [...new Set(this.pendingPaths)];
+      this.pendingPaths = [];
+      if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'FS_CHANGED', paths });
+    });
+  }
+}
+
+export type { LockBackend };

@@ -1,0 +1,381 @@
+import path from 'node:path';
+import type { Observable } from 'rxjs';
+import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { WardenError } from '../errors.js';
+import { wardenMachine } from '../machines/warden.js';
+import { MANIFEST_FILE } from '../manifest/schema.js';
+import type { EventInput, WardenEvent } from '../protocol/events.js';
+import type { HolderView, StatusResult, VolumeStatus } from '../protocol/types.js';
+import { volumeIdFor, normalizeRoot } from '../adapters/volume-id.js';
+import type { Adapters, MountEntry, WatchHandle } from '../adapters/types.js';
+import { VERSION } from '../version.js';
+import { ClientRegistry } from './clients.js';
+import { combineInspectors, DEFAULT_LIMITS, silentLogger, type ActorEnv, type Limits, type Logger } from './env.js';
+import { EventBus } from './event-bus.js';
+import { RebootRuntime } from './reboot-runtime.js';
+import { SubscriberHub } from './subscriber-hub.js';
+import { VolumeRuntime, type RebuildFunction } from './volume-runtime.js';
+
+/** Options of {@link createWarden} (SPEC §12, §13). */
+export interface WardenOptions {
+  /** Volume roots to watch (absolute, or relative to the current directory). */
+  roots?: string[];
+  discoverMounts?: boolean;
+  settleMs?: number;
+  startupDelayMs?: number;
+  maxFailures?: number;
+  maxAttempts?: number;
+  /** Named rebuild helpers a manifest's `rebuilder` may refer to. */
+  rebuilders?: Record<string, { command: string[]; timeoutSec?: number }>;
+  /** Replaces every volume's `command`/`rebuilder`: resolves the exit status. */
+  rebuild?: RebuildFunction;
+  /** Real adapters by default; pass in-memory twins for tests and simulations. */
+  adapters?: Partial<Adapters>;
+  /** Persist counters and tokens in this directory (ignored when `adapters.state` is given). */
+  stateDir?: string;
+  /** Any xstate v5 inspection observer (e.g. `@statelyai/inspect`'s `inspector.inspect`). */
+  inspect?: ((event: InspectionEvent) => void) | Observer<InspectionEvent>;
+  limits?: Partial<Limits>;
+  logger?: Logger;
+  /** The uid a manifest with an inline `command` must be owned by (default: ours). */
+  daemonUid?: number;
+}
+
+/** A client identity inside the warden: a socket connection or an in-process caller. */
+export interface ClientRef {
+  id: number;
+  rights: 'control' | 'status';
+}
+
+/**
+ * One warden: every volume, lock, waiter, client and subscriber of one daemon or embedding,
+ * each an xstate actor. Nothing is module-level, so several wardens can share a process.
+ */
+export class Warden {
+  readonly env: ActorEnv;
+  readonly adapters: Adapters;
+  readonly clients: ClientRegistry;
+  readonly hub: SubscriberHub;
+  readonly events$: Observable<WardenEvent>;
+  private readonly bus: EventBus;
+  private readonly actor: Actor<typeof wardenMachine>;
+  private readonly reboot: RebootRuntime;
+  private readonly volumes = new Map<string, VolumeRuntime>();
+  private readonly rootWatches = new Map<string, WatchHandle>();
+  private readonly roots: string[];
+  private controlSocketPath: string | undefined;
+  private startedAt = 0;
+  private started = false;
+  private stopping: Promise<void> | null = null;
+  private mountsCache: MountEntry[] = [];
+  /** In-process lease holders to tell when their lock is lost (volume gone, warden stopped). */
+  private readonly lostListeners = new Map<number, (reason: WardenError) => void>();
+
+  constructor(readonly options: WardenOptions, adapters: Adapters) {
+    this.adapters = adapters;
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const log = options.logger ?? silentLogger;
+    this.env = { clock: adapters.clock, inspect: combineInspectors(options.inspect), limits, log };
+    this.roots = (options.roots ?? []).map((r) => normalizeRoot(path.resolve(r)));
+    this.bus = new EventBus({ clock: adapters.clock, onSinkError: (err) => log.error({ err: String(err) }, 'event subscriber failed') });
+    this.events$ = this.bus.events$;
+    this.hub = new SubscriberHub({
+      clock: adapters.clock,
+      ackTimeoutMs: limits.ackTimeoutMs,
+      maxSubscribers: limits.maxSubscribers,
+      maxQueuedEvents: limits.maxQueuedEvents,
+      maxFrameBytes: limits.maxFrameBytes,
+      ...(this.env.inspect ? { inspect: this.env.inspect } : {}),
+      onSendError: (err, client) => log.warn({ client, err: String(err) }, 'notification could not be sent'),
+    });
+    this.bus.addSink((event) => this.hub.publish(event));
+    this.actor = createActor(wardenMachine, {
+      id: 'warden',
+      input: { startupDelayMs: options.startupDelayMs ?? 0 },
+      clock: adapters.clock,
+      inspect: this.env.inspect,
+    });
+    this.clients = new ClientRegistry(this.env, (id) => this.clientDied(id));
+    this.reboot = new RebootRuntime(this.env, {
+      examine: () => this.examineForReboot(),
+      heldChanged: (held, holder) => {
+        if (held) this.publish({ type: 'reboot.locked', volume: '*', holder });
+        for (const volume of this.volumes.values()) volume.actor.send({ type: 'REBOOT_LOCK_CHANGED', held });
+      },
+    });
+    let wasRunning = false;
+    this.actor.subscribe((snapshot) => {
+      if (snapshot.value === 'running' && !wasRunning) {
+        wasRunning = true;
+        for (const volume of this.volumes.values()) volume.actor.send({ type: 'WARDEN_RUNNING' });
+      }
+    });
+  }
+
+  /** Starts watching every root; resolves once every volume has loaded its manifest. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.startedAt = this.adapters.clock.now();
+    this.actor.start();
+    this.mountsCache = await this.adapters.mounts.list().catch(() => []);
+    for (const root of this.roots) await this.addRoot(root);
+    await Promise.all([...this.volumes.values()].map((v) => this.loaded(v)));
+    this.actor.send({ type: 'ADAPTERS_READY' });
+  }
+
+  /** The warden's state as SPEC §2 names it. */
+  state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  /** The `status` routine's result (SPEC §10). */
+  status(volume?: string): StatusResult {
+    const volumes: VolumeStatus[] = volume === undefined
+      ? [...this.volumes.values()].map((v) => v.status())
+      : [this.volume(volume).status()];
+    return {
+      daemon: { state: this.state(), version: VERSION, pid: process.pid, startedAt: this.startedAt },
+      volumes,
+      reboot: this.reboot.view(),
+    };
+  }
+
+  /** Finds a volume by id or absolute root; ENOENT otherwise. */
+  volume(ref: string): VolumeRuntime {
+    const byId = this.volumes.get(ref);
+    if (byId) return byId;
+    if (path.isAbsolute(ref)) {
+      const root = normalizeRoot(ref);
+      for (const v of this.volumes.values()) if (v.root === root) return v;
+    }
+    throw new WardenError('ENOENT', `no volume ${JSON.stringify(ref)}: see \`volwarden status\` for the volumes watched`);
+  }
+
+  /** Where helpers are told to connect (VOLWARDEN_SOCKET). */
+  setControlSocket(socketPath: string | undefined): void {
+    this.controlSocketPath = socketPath;
+  }
+
+  // ---- operations shared by the socket protocol and the library (SPEC §5–§7) ----
+
+  /** `lock_volume`, with SPEC §5's checks in order. */
+  async lockVolume(client: ClientRef, ref: string, options: { wait: boolean; timeoutMs?: number }): Promise<{ token: number }> {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_volume needs the control socket');
+    if (this.state() === 'starting') throw new WardenError('EAGAIN');
+    if (this.reboot.held()) throw new WardenError('ENOLCK', 'the reboot lock is held: volume locks are refused until it is released');
+    const volume = this.volume(ref);
+    return volume.lock.request(this.clients.holderView(client.id), options);
+  }
+
+  unlockVolume(client: ClientRef, ref: string, status: number, token?: number): void {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'unlock_volume needs the control socket');
+    this.volume(ref).lock.unlock(client.id, status, token);
+  }
+
+  cancelLock(client: ClientRef, ref: string): void {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_cancel needs the control socket');
+    this.volume(ref).lock.cancel(client.id);
+  }
+
+  async lockReboot(client: ClientRef, wait: boolean): Promise<void> {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_reboot needs the control socket');
+    await this.reboot.lock(this.clients.holderView(client.id), wait);
+  }
+
+  unlockReboot(client: ClientRef): void {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'unlock_reboot needs the control socket');
+    this.reboot.unlock(client.id);
+  }
+
+  /** `can_unmount` (SPEC §7): EBUSY when locked, or stale and not gaveUp (a rebuild is started). */
+  async canUnmount(ref: string): Promise<void> {
+    const volume = this.volume(ref);
+    if (volume.lock.view().state !== 'unlocked') throw new WardenError('EBUSY', `${volume.id} is locked`);
+    const state = volume.state();
+    if (state === 'gaveUp' || state === 'invalid') return;
+    if (state === 'checking' || state === 'rebuilding') throw new WardenError('EBUSY', `${volume.id} is ${state}`);
+    const stale = await volume.staleNow();
+    if (stale.length > 0) {
+      volume.actor.send({ type: 'CHECK_REQUESTED' });
+      throw new WardenError('EBUSY', `${volume.id} is stale: ${stale[0]!.reason}; a rebuild was started`);
+    }
+  }
+
+  /** `check`: skip the settle timer; resolves the state right after. */
+  check(client: ClientRef, ref: string): string {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'check needs the control socket');
+    const volume = this.volume(ref);
+    volume.actor.send({ type: 'CHECK_REQUESTED' });
+    return volume.state();
+  }
+
+  retry(client: ClientRef, ref: string): void {
+    if (client.rights !== 'control') throw new WardenError('EPERM', 'retry needs the control socket');
+    this.volume(ref).actor.send({ type: 'RETRY_REQUESTED' });
+  }
+
+  /** `subscribe`: `volume` is an id, a root, or "*". */
+  subscribe(client: { id: number; send(frame: object): void }, ref: string, events?: string[]): number {
+    const volume = ref === '*' ? '*' : this.volume(ref).id;
+    return this.hub.subscribe(client, volume, events);
+  }
+
+  /** Stops cleanly (SPEC §13): helpers get SIGTERM and up to 10 s, counters are written. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  // ---- internals ----
+
+  publish(event: EventInput): void {
+    this.bus.publish(event);
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.started) this.actor.send({ type: 'STOP_REQUESTED' });
+    for (const handle of this.rootWatches.values()) await handle.close();
+    this.rootWatches.clear();
+    const volumes = [...this.volumes.values()];
+    await Promise.all(volumes.map((v) => v.shutdown()));
+    for (const notify of this.lostListeners.values()) notify(new WardenError('ECONNRESET', 'the warden stopped'));
+    this.lostListeners.clear();
+    for (const client of this.clients.all()) this.clients.died(client.id);
+    this.hub.stop();
+    this.reboot.stop();
+    if (this.started) this.actor.send({ type: 'HELPERS_STOPPED' });
+    this.bus.complete();
+  }
+
+  private async addRoot(root: string): Promise<void> {
+    const stat = await this.adapters.fs.stat(root);
+    if (!stat || stat.kind !== 'dir') {
+      this.env.log.error({ root }, `volume root ${root} is not a readable directory`);
+    }
+    const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
+    if (manifest) this.createVolume(root);
+    else this.watchForManifest(root);
+  }
+
+  /** A configured root without a manifest is not a volume, until one appears (SPEC §1). */
+  private watchForManifest(root: string): void {
+    if (this.rootWatches.has(root) || this.stopping) return;
+    const manifestPath = path.join(root, MANIFEST_FILE);
+    const handle = this.adapters.fs.watch({ root, paths: [manifestPath], ignored: [] }, (event) => {
+      if (event.type !== 'changed' || event.path !== manifestPath || this.stopping) return;
+      void this.adapters.fs.lstat(manifestPath).then((st) => {
+        if (!st || this.stopping || this.rootWatches.get(root) !== handle) return;
+        this.rootWatches.delete(root);
+        void handle.close();
+        this.createVolume(root);
+      });
+    });
+    this.rootWatches.set(root, handle);
+  }
+
+  private createVolume(root: string): VolumeRuntime {
+    const id = volumeIdFor(root, this.mountsCache);
+    const existing = this.volumes.get(id);
+    if (existing) return existing;
+    const volume = new VolumeRuntime(
+      {
+        env: this.env,
+        adapters: this.adapters,
+        defaults: {
+          settleMs: this.options.settleMs ?? 5000,
+          maxFailures: this.options.maxFailures ?? 5,
+          maxAttempts: this.options.maxAttempts ?? 25,
+        },
+        rebuilders: this.options.rebuilders ?? {},
+        rebuild: this.options.rebuild,
+        daemonUid: this.options.daemonUid ?? process.getuid?.() ?? 0,
+        controlSocket: () => this.controlSocketPath,
+        wardenRunning: () => this.state() === 'running',
+        rebootHeld: () => this.reboot.held(),
+        publish: (event) => this.publish(event),
+        changed: () => this.reboot.reexamine(),
+        gone: (v) => this.volumeGone(v),
+      },
+      id,
+      root,
+    );
+    this.volumes.set(id, volume);
+    volume.start();
+    return volume;
+  }
+
+  private volumeGone(volume: VolumeRuntime): void {
+    if (this.volumes.get(volume.id) !== volume) return;
+    this.volumes.delete(volume.id);
+    const holder = volume.lock.holder();
+    if (holder) this.lostListeners.get(holder.client)?.(new WardenError('ENOENT', `volume ${volume.id} is gone`));
+    this.hub.volumeGone(volume.id);
+    // A configured root whose manifest went away may become a volume again.
+    if (!this.stopping && this.roots.includes(volume.root)) this.watchForManifest(volume.root);
+    this.reboot.reexamine();
+  }
+
+  private loaded(volume: VolumeRuntime): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => volume.state() !== 'loading';
+      if (check()) return resolve();
+      const sub = volume.actor.subscribe({
+        next: () => {
+          if (check()) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        complete: () => resolve(),
+        error: () => resolve(),
+      });
+    });
+  }
+
+  private clientDied(id: number): void {
+    for (const volume of this.volumes.values()) volume.lock.clientDied(id);
+    this.reboot.clientDied(id);
+    this.hub.clientDied(id);
+  }
+
+  /** SPEC §6: the first busy volume, starting rebuilds for stale ones; null when all are clean. */
+  private async examineForReboot(): Promise<string | null> {
+    let busy: string | null = null;
+    for (const volume of [...this.volumes.values()]) {
+      if (volume.lock.view().state !== 'unlocked') {
+        busy ??= volume.id;
+        continue;
+      }
+      const state = volume.state();
+      if (state === 'gaveUp' || state === 'invalid' || state === 'gone') continue;
+      if (state === 'checking' || state === 'rebuilding' || state === 'loading') {
+        busy ??= volume.id;
+        continue;
+      }
+      const stale = await volume.staleNow();
+      if (stale.length > 0) {
+        volume.actor.send({ type: 'CHECK_REQUESTED' });
+        busy ??= volume.id;
+      }
+    }
+    return busy;
+  }
+
+  /** In-process clients (`warden.lockVolume`) are clients too (SPEC §1). */
+  libraryClient(name: string): ClientRef {
+    const id = this.clients.allocateId();
+    this.clients.add(id, 'control', 'library', name, process.pid);
+    return { id, rights: 'control' };
+  }
+
+  /** Calls `listener` once if a lock held by `client` is lost without being released. */
+  onLost(client: number, listener: ((reason: WardenError) => void) | null): void {
+    if (listener) this.lostListeners.set(client, listener);
+    else this.lostListeners.delete(client);
+  }
+
+  holderView(id: number): HolderView {
+    return this.clients.holderView(id);
+  }
+}

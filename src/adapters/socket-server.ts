@@ -1,0 +1,288 @@
+/**
+ * The Unix socket server (SPEC §9, §10, §13): turns `net` connections into {@link Connection}
+ * objects and decoded messages, answers framing errors itself, and never lets a bad client or
+ * a throwing handler take the daemon down. Its in-memory twin is `socket-server.memory.ts`.
+ */
+import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import { dirname } from 'node:path';
+import { WardenError } from '../errors.js';
+import { LineDecoder } from '../protocol/line-decoder.js';
+import { TOO_MANY_CLIENTS_FRAME, framingErrorFrame } from '../protocol/replies.js';
+import { MAX_LINE_BYTES, type Rights } from '../protocol/types.js';
+
+/** One client connection as the warden sees it; the same shape for real and in-memory sockets. */
+export interface Connection {
+  readonly id: number;
+  readonly rights: Rights;
+  /** Writes one frame; a no-op once closed. */
+  send(obj: object): void;
+  /** Sends `finalFrame` (if any), then closes. Idempotent. */
+  close(finalFrame?: object): void;
+  readonly closed: boolean;
+}
+
+/** What the server calls; exceptions thrown by these are caught and reported through `onError`. */
+export interface SocketHandlers {
+  /** Return false to refuse (over `maxClients`): the client gets `EMFILE` and never reaches `onClose`. */
+  onConnection(conn: Connection): boolean;
+  onMessage(conn: Connection, msg: Record<string, unknown>): void;
+  /** Called exactly once for every accepted connection, whoever closed it. */
+  onClose(conn: Connection): void;
+}
+
+/** A listening socket; `close()` stops accepting, drops every connection and removes the file. */
+export interface SocketListener {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** Where and how to listen; the warden builds one per socket (control and status). */
+export interface ListenOptions {
+  path: string;
+  rights: Rights;
+  /** 0o600 for the control socket, 0o666 for the status socket. */
+  socketMode: number;
+  /** Mode of the parent directory if it has to be created: 0o700 control, 0o755 status. */
+  dirMode: number;
+  /** Client ids are daemon-wide (both sockets), so the caller hands them out. */
+  allocateId: () => number;
+  maxLineBytes?: number;
+  /** A client that lets more than this pile up unread is dropped (default 8 MiB). */
+  maxBufferedBytes?: number;
+  /** Where handler exceptions and socket errors go (default: `console.error`). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+/** Default bound on unflushed output per connection. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Thrown when a live daemon already answers on the socket (SPEC §13: exit 75). */
+export class AlreadyRunningError extends WardenError {
+  readonly alreadyRunning = true;
+  constructor(readonly socketPath: string) {
+    super('EBUSY', `already running: a daemon answers on ${socketPath}`);
+  }
+}
+
+/** Lets callers branch on "another daemon owns this socket" without parsing messages. */
+export function isAlreadyRunning(err: unknown): err is AlreadyRunningError {
+  return err instanceof AlreadyRunningError;
+}
+
+/**
+ * Listens on a Unix socket with the given rights and permissions.
+ *
+ * @example
+ * const listener = await listenUnix(
+ *   { path: '/run/volwarden/private/control.sock', rights: 'control', socketMode: 0o600, dirMode: 0o700, allocateId },
+ *   { onConnection: (c) => clients.size < 1024, onMessage: dispatch, onClose: forget },
+ * );
+ * // ... later
+ * await listener.close();
+ */
+export async function listenUnix(options: ListenOptions, handlers: SocketHandlers): Promise<SocketListener> {
+  const report = options.onError ?? ((error, context) => console.error(`volwarden socket ${options.path}: ${context}:`, error));
+  await ensureParentDir(options.path, options.dirMode);
+  await clearStaleSocket(options.path);
+
+  const connections = new Set<SocketConnection>();
+  const server = net.createServer((socket) => accept(socket));
+
+  function accept(socket: net.Socket): void {
+    const conn = new SocketConnection(socket, options, handlers, report, () => connections.delete(conn));
+    let accepted = false;
+    try {
+      accepted = handlers.onConnection(conn);
+    } catch (error) {
+      report(error, 'onConnection handler threw');
+    }
+    if (!accepted) return conn.refuse(TOO_MANY_CLIENTS_FRAME);
+    connections.add(conn);
+    conn.start();
+  }
+
+  await bind(server, options.path, options.socketMode);
+  server.on('error', (error) => report(error, 'server error'));
+  await chmod(options.path, options.socketMode);
+  const ino = (await lstat(options.path)).ino;
+
+  let closing: Promise<void> | undefined;
+  return {
+    path: options.path,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const conn of [...connections]) conn.destroy();
+        await stopped;
+        await unlinkIfOurs(options.path, ino);
+      })();
+      return closing;
+    },
+  };
+}
+
+// A connection over one net.Socket: decodes input, bounds output, reports its death once.
+class SocketConnection implements Connection {
+  readonly id: number;
+  readonly rights: Rights;
+  private isClosed = false;
+  private accepted = false;
+  private readonly decoder: LineDecoder;
+  private readonly maxBufferedBytes: number;
+
+  constructor(
+    private readonly socket: net.Socket,
+    options: ListenOptions,
+    private readonly handlers: SocketHandlers,
+    private readonly report: (error: unknown, context: string) => void,
+    private readonly forget: () => void,
+  ) {
+    this.id = options.allocateId();
+    this.rights = options.rights;
+    this.decoder = new LineDecoder(options.maxLineBytes ?? MAX_LINE_BYTES);
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // Peers vanishing mid-write is ordinary life for a daemon, not worth a log line.
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') report(error, `client ${this.id} socket error`);
+    });
+    socket.on('close', () => this.markClosed());
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  start(): void {
+    this.accepted = true;
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+  }
+
+  refuse(frame: object): void {
+    this.close(frame);
+  }
+
+  send(obj: object): void {
+    if (this.isClosed) return;
+    this.socket.write(`${JSON.stringify(obj)}\n`);
+    // A reader that never reads must not make the daemon's memory grow without bound.
+    if (this.socket.writableLength > this.maxBufferedBytes) {
+      this.report(new Error(`client ${this.id} stopped reading; dropped`), 'back-pressure');
+      this.destroy();
+    }
+  }
+
+  close(finalFrame?: object): void {
+    if (this.isClosed) return;
+    const data = finalFrame === undefined ? '' : `${JSON.stringify(finalFrame)}\n`;
+    // Flush the final frame, then drop the fd without waiting for the peer to hang up.
+    this.socket.end(data, () => this.socket.destroy());
+    this.markClosed();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.markClosed();
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const line of this.decoder.push(chunk)) {
+      if (this.isClosed) return;
+      if (!line.ok) return this.close(framingErrorFrame(line.code));
+      try {
+        this.handlers.onMessage(this, line.message);
+      } catch (error) {
+        this.report(error, `onMessage handler threw for client ${this.id}`);
+      }
+    }
+  }
+
+  private markClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.socket.removeAllListeners('data');
+    this.forget();
+    if (!this.accepted) return;
+    try {
+      this.handlers.onClose(this);
+    } catch (error) {
+      this.report(error, `onClose handler threw for client ${this.id}`);
+    }
+  }
+}
+
+// SPEC §13: socket directories are created with their modes (0700 control, 0755 status).
+async function ensureParentDir(path: string, dirMode: number): Promise<void> {
+  const dir = dirname(path);
+  const created = await mkdir(dir, { recursive: true, mode: dirMode });
+  if (created !== undefined) await chmod(dir, dirMode);
+}
+
+// A socket file nobody answers on is a leftover of a crash: replace it. A live one is refused.
+async function clearStaleSocket(path: string): Promise<void> {
+  const stats = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (stats === null) return;
+  if (!stats.isSocket()) throw new WardenError('EBUSY', `refusing to replace ${path}: it exists and is not a socket`);
+  if (await answers(path)) throw new AlreadyRunningError(path);
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+// Binds with a umask matching `socketMode`, so the socket never exists with looser permissions.
+function bind(server: net.Server, path: string, socketMode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') reject(new AlreadyRunningError(path));
+      else if (error.code === 'EACCES' || error.code === 'EPERM') {
+        reject(new WardenError('EPERM', `cannot create socket ${path}: permission denied`, { cause: error }));
+      } else reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    withUmask(~socketMode & 0o777, () => server.listen(path));
+  });
+}
+
+// The bind itself is synchronous inside listen(), so the umask window is a few instructions wide.
+function withUmask(mask: number, fn: () => void): void {
+  let previous: number | undefined;
+  try {
+    previous = process.umask(mask);
+  } catch {
+    // Worker threads cannot change the umask; the chmod after listen still applies.
+  }
+  try {
+    fn();
+  } finally {
+    if (previous !== undefined) process.umask(previous);
+  }
+}
+
+// Another daemon may have replaced the file since; only remove the socket we bound.
+async function unlinkIfOurs(path: string, ino: number): Promise<void> {
+  try {
+    if ((await lstat(path)).ino === ino) await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The seams between volwarden's actors and the outside world. Every adapter here has a real
+ * implementation and an in-memory twin (`*.memory.ts`) that tests, the simulation and
+ * embedders use. Adapters turn OS errors into values or events; they never throw into a machine.
+ */
+
+/** What `stat`/`lstat` tell us about one path. Times are nanoseconds (SPEC §3 staleness). */
+export interface FileStat {
+  kind: 'file' | 'dir' | 'symlink' | 'other';
+  mtimeNs: bigint;
+  dev: number;
+  ino: number;
+  uid: number;
+  /** Permission bits and file type bits, as `fs.Stats.mode`. */
+  mode: number;
+  size: number;
+}
+
+/** Read-side file system access plus watching. Paths are absolute. */
+export interface FsAdapter {
+  /** `null` when the path does not exist (or cannot be reached). Does not follow a final symlink. */
+  lstat(path: string): Promise<FileStat | null>;
+  /** `null` when the path (or the symlink's target) does not exist. Follows symlinks. */
+  stat(path: string): Promise<FileStat | null>;
+  /** The canonical path with every symlink resolved; `null` when it does not resolve. */
+  realpath(path: string): Promise<string | null>;
+  /** Entry names of a directory; `null` when it is not a readable directory. */
+  readdir(path: string): Promise<string[] | null>;
+  /**
+   * Reads a whole file, refusing past `maxBytes`.
+   * Resolves `{ ok: false, reason: 'missing' | 'tooLarge' | 'unreadable', message }` instead of throwing.
+   */
+  readFile(path: string, maxBytes: number): Promise<ReadResult>;
+  /** Writes a file (used by `volwarden init`); rejects with the OS error. */
+  writeFile(path: string, data: string, mode?: number): Promise<void>;
+  /** Starts watching; see {@link WatchSpec}. */
+  watch(spec: WatchSpec, listener: (event: WatchEvent) => void): WatchHandle;
+}
+
+export type ReadResult =
+  /** `stat`: the file actually read (fstat of the open handle), so owner checks see no swap race. */
+  | { ok: true; data: Buffer; stat?: FileStat }
+  | { ok: false; reason: 'missing' | 'tooLarge' | 'unreadable'; message: string };
+
+/**
+ * What to watch for one volume. `paths` are absolute files or directories (directories are
+ * watched recursively); paths that do not exist yet are watched for creation.
+ */
+export interface WatchSpec {
+  root: string;
+  paths: string[];
+  /** Changes under these absolute paths are never reported (cache outputs: SPEC §3). */
+  ignored: string[];
+}
+
+export type WatchEvent =
+  /** Something was created, modified or removed at `path` (absolute). */
+  | { type: 'changed'; path: string }
+  /** The volume root itself disappeared. */
+  | { type: 'rootRemoved' }
+  /** The watcher is ready: the initial scan finished. */
+  | { type: 'ready'; watches: number }
+  /** Events may have been lost (watch budget exhausted, queue overflow): the caller must rescan. */
+  | { type: 'degraded'; reason: string }
+  | { type: 'error'; message: string };
+
+export interface WatchHandle {
+  close(): Promise<void>;
+}
+
+/** How a helper is started (SPEC §9). */
+export interface SpawnRequest {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** After this long the helper gets SIGTERM, then SIGKILL `killGraceMs` later. */
+  timeoutMs: number;
+  killGraceMs: number;
+  /** Captured stdout+stderr is truncated past this many bytes. */
+  maxOutputBytes: number;
+}
+
+export interface HelperExit {
+  /**
+   * The status accounted as the unlock status: the exit code; 128 + signal number when
+   * killed by a signal; 124 when timed out; 127 when it could not be started.
+   */
+  status: number;
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** Set when the process could not be started at all (ENOENT, EACCES, ...). */
+  spawnError?: string;
+  /** Captured output, truncated to `maxOutputBytes`. */
+  output: string;
+  pid?: number;
+}
+
+export interface ProcessAdapter {
+  /**
+   * Runs a helper to completion. Aborting `signal` (the daemon is stopping, the volume went)
+   * sends SIGTERM, then SIGKILL after `killGraceMs`. Never rejects.
+   */
+  run(request: SpawnRequest, signal: AbortSignal): Promise<HelperExit>;
+  /** Whether a process with this pid exists (installer pid files, SPEC §3). */
+  isAlive(pid: number): boolean;
+}
+
+/** Time. Compatible with XState's `Clock`, so one object drives both machines and adapters. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: (...args: any[]) => void, ms: number): any;
+  clearTimeout(id: any): void;
+}
+
+/** What is persisted per volume (SPEC §4 counters, §5 fencing token). */
+export interface VolumeRecord {
+  failures: number;
+  attempts: number;
+  token: number;
+}
+
+/** The state directory. Writes are atomic (temp + fsync + rename) and synchronous. */
+export interface StateStore {
+  load(volumeId: string): VolumeRecord | undefined;
+  save(volumeId: string, record: VolumeRecord): void;
+}
+
+/** One row of the mount table. */
+export interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  readOnly: boolean;
+  /** Filesystem UUID when known (from /dev/disk/by-uuid). */
+  uuid?: string;
+}
+
+export interface MountAdapter {
+  list(): Promise<MountEntry[]>;
+  /** Calls `onChange` whenever the mount table may have changed. */
+  watch(onChange: () => void): WatchHandle;
+}
+
+/** Everything a warden touches outside itself. */
+export interface Adapters {
+  fs: FsAdapter;
+  processes: ProcessAdapter;
+  clock: Clock;
+  mounts: MountAdapter;
+  /** Undefined: nothing is persisted (SPEC §12). */
+  state?: StateStore;
+}

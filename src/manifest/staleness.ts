@@ -1,0 +1,93 @@
+/**
+ * Decides which caches are stale (SPEC §3 "Staleness"): the output is missing, or a source file
+ * or the manifest itself was modified after it (nanosecond mtimes). Reasons are sentences a
+ * person can act on: `output missing`, `src/a.txt is newer than cache/out.txt`.
+ */
+import type { FsAdapter } from '../adapters/types.js';
+import type { StaleCache } from '../protocol/types.js';
+import { confinePath, resolveRoot, type ConfinedRoot } from './confine.js';
+import { normalizeRelative } from './path-rules.js';
+import { MANIFEST_FILE, type CacheEntry, type Manifest } from './schema.js';
+import { walkEntry, walkSource, type WalkContext, type WalkedFile } from './source-walk.js';
+
+/** The outcome of one check: stale caches, plus entries ignored for failing confinement. */
+export interface StalenessReport {
+  stale: StaleCache[];
+  /** One line per refused entry, for `status.error`. */
+  problems: string[];
+}
+
+/**
+ * Checks every cache of a volume against the files on disk. Never throws.
+ *
+ * @example
+ * const { stale, problems } = await checkStaleness(fs, '/vol', manifest, load.mtimeNs);
+ * // stale: [{ name: 'docs-index', reason: 'docs/a.md is newer than cache/docs.idx' }]
+ */
+export async function checkStaleness(
+  fs: FsAdapter,
+  root: string,
+  manifest: Manifest,
+  manifestMtimeNs: bigint,
+): Promise<StalenessReport> {
+  const confinedRoot = await resolveRoot(fs, root);
+  if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`] };
+  const problems = new Set<string>();
+  const outputs = await confineOutputs(fs, confinedRoot, manifest, problems);
+  const ctx: WalkContext = { fs, root: confinedRoot, excluded: outputs.filter((o) => o !== null), problems };
+  const stale: StaleCache[] = [];
+  for (const [index, cache] of manifest.caches.entries()) {
+    const output = outputs[index];
+    if (output === null) continue;
+    const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs);
+    if (reason !== null) stale.push({ name: cache.name, reason });
+  }
+  return { stale, problems: [...problems] };
+}
+
+/** Real path of each cache's output, `null` where it failed confinement (that cache is skipped). */
+async function confineOutputs(fs: FsAdapter, root: ConfinedRoot, manifest: Manifest, problems: Set<string>): Promise<Array<string | null>> {
+  const outputs: Array<string | null> = [];
+  for (const [index, cache] of manifest.caches.entries()) {
+    const confined = await confinePath(fs, root, cache.output, `caches[${index}].output`);
+    if (!confined.ok) problems.add(confined.reason);
+    outputs.push(confined.ok ? confined.real : null);
+  }
+  return outputs;
+}
+
+async function staleReason(
+  ctx: WalkContext,
+  cache: CacheEntry,
+  index: number,
+  outputReal: string,
+  manifestMtimeNs: bigint,
+): Promise<string | null> {
+  const outputMtime = await outputMtimeNs(ctx, cache, index, outputReal);
+  if (outputMtime === null) return 'output missing';
+  let newest: WalkedFile = { rel: MANIFEST_FILE, mtimeNs: manifestMtimeNs };
+  const consider = (file: WalkedFile): void => {
+    if (file.mtimeNs > newest.mtimeNs) newest = file;
+  };
+  for (const [j, source] of cache.sources.entries()) {
+    await walkSource(ctx, source, `caches[${index}].sources[${j}]`, consider);
+  }
+  if (newest.mtimeNs <= outputMtime) return null;
+  return `${newest.rel} is newer than ${normalizeRelative(cache.output)}`;
+}
+
+/**
+ * When the output was last written: a file's mtime; for a directory output, the newest mtime of
+ * the directory and everything in it (a helper may rewrite files in place). `null` when missing.
+ */
+async function outputMtimeNs(ctx: WalkContext, cache: CacheEntry, index: number, outputReal: string): Promise<bigint | null> {
+  const stat = await ctx.fs.stat(outputReal);
+  if (stat === null) return null;
+  if (stat.kind !== 'dir') return stat.mtimeNs;
+  let newest = stat.mtimeNs;
+  const insideOutput: WalkContext = { ...ctx, excluded: [] };
+  await walkEntry(insideOutput, cache.output, `caches[${index}].output`, (file) => {
+    if (file.mtimeNs > newest) newest = file.mtimeNs;
+  }, () => true);
+  return newest;
+}

@@ -1,0 +1,275 @@
+import ELK from 'elkjs/lib/elk.bundled.js';
+import type { ElkNode } from 'elkjs/lib/elk-api.js';
+import type { InspectRecord, MachineDefinition } from '../../src/inspect/records.js';
+import { activePaths } from './active-states.js';
+import { byTestId, h } from './dom.js';
+import { formatTime } from './format.js';
+import { buildLayoutInput, type LayoutInput } from './layout-input.js';
+import { connectLive, type ConnectionStatus } from './live-connection.js';
+import { actorStateText, renderActorList } from './render-actors.js';
+import { highlightStates, renderChart } from './render-chart.js';
+import { renderLog } from './render-log.js';
+import { readTrace, TraceReplay } from './trace-reader.js';
+import { applyRecord, emptyView, filterLog, findActor, groupActors, type ViewState } from './view-state.js';
+
+interface Layout {
+  input: LayoutInput;
+  laidOut: ElkNode;
+}
+
+interface Replay {
+  name: string;
+  replay: TraceReplay;
+  step: number;
+  view: ViewState;
+}
+
+// Everything the page knows lives in this one object, created once per page load.
+const state = {
+  live: emptyView(),
+  replay: undefined as Replay | undefined,
+  selectedId: null as string | null,
+  filter: '',
+  drawnDefinition: undefined as MachineDefinition | undefined,
+  renderQueued: false,
+  actorIdsKey: '',
+};
+const elk = new ELK();
+const layouts = new WeakMap<MachineDefinition, Promise<Layout>>();
+
+const findElements = () => ({
+  mode: byTestId('mode'),
+  connection: byTestId('connection'),
+  error: byTestId('error'),
+  notes: byTestId('notes'),
+  actors: byTestId('actor-list'),
+  chartTitle: byTestId('chart-title'),
+  chart: byTestId('chart'),
+  log: byTestId('event-log'),
+  logCount: byTestId('log-count'),
+  filter: byTestId<HTMLInputElement>('log-filter'),
+  actorIds: byTestId<HTMLDataListElement>('actor-ids'),
+  traceInput: byTestId<HTMLInputElement>('trace-input'),
+  back: byTestId<HTMLButtonElement>('trace-back'),
+  forward: byTestId<HTMLButtonElement>('trace-forward'),
+  slider: byTestId<HTMLInputElement>('trace-slider'),
+  position: byTestId('trace-position'),
+  toLive: byTestId<HTMLButtonElement>('trace-live'),
+});
+let el: ReturnType<typeof findElements>;
+
+function currentView(): ViewState {
+  return state.replay?.view ?? state.live;
+}
+
+function showError(message: string | null): void {
+  el.error.hidden = message === null;
+  el.error.textContent = message ?? '';
+}
+
+function scheduleRender(): void {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    try {
+      render();
+    } catch (err) {
+      showError(`the page could not draw this view: ${messageOf(err)}`);
+    }
+  });
+}
+
+function render(): void {
+  const view = currentView();
+  const groups = groupActors(view);
+  const first = groups[0]?.actors[0];
+  if (state.selectedId === null && first !== undefined) state.selectedId = first.id;
+  renderActorList(el.actors, groups, state.selectedId, select);
+  renderSelected(view);
+  const rows = filterLog(view.log, state.filter);
+  renderLog(el.log, rows);
+  el.logCount.textContent = state.filter === '' ? `${view.log.length} events` : `${rows.length} of ${view.log.length} events`;
+  el.notes.hidden = view.notes.length === 0;
+  el.notes.textContent = view.notes.length === 0 ? '' : `Some records are missing: ${view.notes[view.notes.length - 1]}`;
+  updateActorIds(view);
+  renderReplayControls();
+}
+
+function renderSelected(view: ViewState): void {
+  const actor = state.selectedId === null ? undefined : findActor(view, state.selectedId);
+  if (actor === undefined) {
+    el.chartTitle.replaceChildren(state.selectedId === null ? 'Select an actor' : `${state.selectedId} is gone`);
+    if (state.selectedId === null) {
+      el.chart.replaceChildren();
+      state.drawnDefinition = undefined;
+    }
+    return;
+  }
+  const stateText = actorStateText(actor);
+  el.chartTitle.replaceChildren(
+    h('span', { class: 'chart-actor', 'data-testid': 'chart-actor' }, actor.id),
+    ' ',
+    h('span', { class: 'chart-state', 'data-testid': 'chart-state', 'data-state': stateText }, stateText),
+    actor.status === 'active' ? '' : h('span', { class: 'chart-status' }, ` (${actor.status})`),
+  );
+  const definition = actor.machineId === null ? undefined : view.machines[actor.machineId];
+  if (definition === undefined) {
+    state.drawnDefinition = undefined;
+    el.chart.replaceChildren(h('p', { class: 'empty' }, actor.machineId === null
+      ? 'This actor is not a state machine (callback or promise logic): only its status is shown.'
+      : `No definition for machine "${actor.machineId}" yet.`));
+    return;
+  }
+  const active = activePaths(actor.state);
+  if (state.drawnDefinition === definition) {
+    highlightStates(el.chart, active);
+    return;
+  }
+  state.drawnDefinition = definition;
+  el.chart.replaceChildren(h('p', { class: 'empty' }, 'Laying out the statechart…'));
+  layoutOf(definition).then((layout) => {
+    if (state.drawnDefinition !== definition) return;
+    renderChart(el.chart, layout.laidOut, layout.input);
+    scheduleRender();
+  }, (err: unknown) => {
+    el.chart.replaceChildren(h('p', { class: 'empty' }, `The statechart could not be laid out: ${messageOf(err)}`));
+  });
+}
+
+function layoutOf(definition: MachineDefinition): Promise<Layout> {
+  let layout = layouts.get(definition);
+  if (layout === undefined) {
+    const input = buildLayoutInput(definition);
+    layout = elk.layout(input.graph).then((laidOut) => ({ input, laidOut }));
+    layouts.set(definition, layout);
+  }
+  return layout;
+}
+
+function updateActorIds(view: ViewState): void {
+  const ids = [...new Set(Object.values(view.actors).map((a) => a.id))].sort();
+  const key = ids.join('\n');
+  if (key === state.actorIdsKey) return;
+  state.actorIdsKey = key;
+  el.actorIds.replaceChildren(...ids.map((id) => h('option', { value: id })));
+}
+
+function select(actorId: string): void {
+  state.selectedId = actorId;
+  scheduleRender();
+}
+
+function setConnection(status: ConnectionStatus, detail?: string): void {
+  el.connection.textContent = detail === undefined ? status : `${status}: ${detail}`;
+  el.connection.setAttribute('data-status', status);
+}
+
+function onLiveRecords(records: InspectRecord[]): void {
+  for (const record of records) applyRecord(state.live, record);
+  if (state.replay === undefined) scheduleRender();
+}
+
+async function loadTrace(file: File): Promise<void> {
+  let text: string;
+  try {
+    text = await file.text();
+  } catch (err) {
+    showError(`could not read ${file.name}: ${messageOf(err)}`);
+    return;
+  }
+  const result = readTrace(text);
+  if (!result.ok) {
+    showError(`${file.name} is not a usable trace: ${result.error}`);
+    return;
+  }
+  showError(null);
+  const replay = new TraceReplay(result.trace);
+  state.replay = { name: file.name, replay, step: 0, view: replay.viewAt(0) };
+  state.drawnDefinition = undefined;
+  el.mode.textContent = `replay: ${file.name}`;
+  el.mode.setAttribute('data-mode', 'replay');
+  scheduleRender();
+}
+
+function goTo(step: number): void {
+  const current = state.replay;
+  if (current === undefined) return;
+  const clamped = Math.max(0, Math.min(current.replay.lastStep, step));
+  current.step = clamped;
+  current.view = current.replay.viewAt(clamped);
+  scheduleRender();
+}
+
+function backToLive(): void {
+  state.replay = undefined;
+  state.drawnDefinition = undefined;
+  el.mode.textContent = 'live';
+  el.mode.setAttribute('data-mode', 'live');
+  el.traceInput.value = '';
+  scheduleRender();
+}
+
+function renderReplayControls(): void {
+  const current = state.replay;
+  const inReplay = current !== undefined;
+  el.back.disabled = !inReplay || current.step <= 0;
+  el.forward.disabled = !inReplay || current.step >= current.replay.lastStep;
+  el.slider.disabled = !inReplay;
+  el.toLive.hidden = !inReplay;
+  if (!inReplay) {
+    el.position.textContent = '';
+    return;
+  }
+  el.slider.max = String(current.replay.lastStep);
+  el.slider.value = String(current.step);
+  const record = current.replay.recordAt(current.step);
+  el.position.textContent = `step ${current.step} / ${current.replay.lastStep}${record === undefined ? '' : ` · ${formatTime(record.t)} · ${describeRecord(record)}`}`;
+}
+
+function describeRecord(record: InspectRecord): string {
+  switch (record.kind) {
+    case 'event': return `${record.type} → ${record.target}`;
+    case 'actor': return `${record.actor.id} is ${actorStateText(record.actor)}`;
+    case 'removed': return `${record.id} removed`;
+    case 'actors': return `${record.actors.length} actors`;
+    case 'machine': return `machine ${record.machine.id}`;
+    case 'machines': return `${record.machines.length} machines`;
+    case 'dropped': return `${record.count} records missing`;
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function start(): void {
+  el = findElements();
+  window.addEventListener('error', (event) => showError(`unexpected error: ${event.message}`));
+  window.addEventListener('unhandledrejection', (event) => showError(`unexpected error: ${messageOf(event.reason)}`));
+  el.filter.addEventListener('input', () => {
+    state.filter = el.filter.value;
+    scheduleRender();
+  });
+  el.traceInput.addEventListener('change', () => {
+    const file = el.traceInput.files?.[0];
+    if (file !== undefined) void loadTrace(file);
+  });
+  el.back.addEventListener('click', () => goTo((state.replay?.step ?? 0) - 1));
+  el.forward.addEventListener('click', () => goTo((state.replay?.step ?? 0) + 1));
+  el.slider.addEventListener('input', () => goTo(Number(el.slider.value)));
+  el.toLive.addEventListener('click', backToLive);
+  document.addEventListener('keydown', (event) => {
+    if (state.replay === undefined || event.target instanceof HTMLInputElement && event.target.type === 'text') return;
+    if (event.key === 'ArrowLeft') goTo(state.replay.step - 1);
+    if (event.key === 'ArrowRight') goTo(state.replay.step + 1);
+  });
+  connectLive(window.location, onLiveRecords, setConnection);
+  scheduleRender();
+}
+
+try {
+  start();
+} catch (err) {
+  document.body.prepend(h('div', { class: 'banner error', 'data-testid': 'fatal' }, `The visualizer could not start: ${messageOf(err)}`));
+}

@@ -1,0 +1,107 @@
+import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
+import { svg } from './dom.js';
+import type { LayoutInput, NodeMeta } from './layout-input.js';
+
+/**
+ * Draws a laid-out statechart as SVG: containers for compound states, boxes for the rest,
+ * labelled edges, and `<title>` tooltips carrying the state and transition descriptions.
+ * Each state's group has `data-state-path` so `highlightStates` (and tests) can find it.
+ *
+ * @example
+ * const laidOut = await elk.layout(input.graph);
+ * renderChart(chartDiv, laidOut, input);
+ * highlightStates(chartDiv, activePaths(actor.state));
+ */
+export function renderChart(container: HTMLElement, laidOut: ElkNode, input: LayoutInput): void {
+  const width = Math.ceil(laidOut.width ?? 0);
+  const height = Math.ceil(laidOut.height ?? 0);
+  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, 'data-testid': 'statechart', role: 'img' },
+    svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
+  const nodeLayer = svg('g', { class: 'nodes' });
+  const edgeLayer = svg('g', { class: 'edges' });
+  for (const child of laidOut.children ?? []) drawNode(nodeLayer, child, input);
+  for (const edge of collectEdges(laidOut)) drawEdge(edgeLayer, edge, input);
+  root.append(nodeLayer, edgeLayer);
+  container.replaceChildren(root);
+}
+
+/**
+ * Marks the active states (`data-active="true"`, class `active`) and clears the rest; cheap
+ * enough to run on every snapshot, since the layout is not redone.
+ *
+ * @example
+ * highlightStates(chartDiv, new Set(['busy', 'busy.rebuilding']));
+ */
+export function highlightStates(container: HTMLElement, active: Set<string>): void {
+  for (const node of container.querySelectorAll<SVGGElement>('g[data-state-path]')) {
+    const on = active.has(node.getAttribute('data-state-path') ?? '\u0000');
+    node.setAttribute('data-active', on ? 'true' : 'false');
+    node.classList.toggle('active', on);
+  }
+}
+
+function drawNode(layer: SVGGElement, node: ElkNode, input: LayoutInput): void {
+  const meta = input.nodes[node.id];
+  if (meta === undefined) return;
+  const x = node.x ?? 0;
+  const y = node.y ?? 0;
+  const w = node.width ?? 0;
+  const hgt = node.height ?? 0;
+  if (meta.type === 'initial') {
+    layer.append(svg('circle', { cx: x + w / 2, cy: y + hgt / 2, r: w / 2, class: 'initial' }));
+    return;
+  }
+  const isMachine = meta.path === '';
+  const group = svg('g', {
+    class: `state ${meta.container ? 'container' : 'leaf'} type-${meta.type}${isMachine ? ' machine' : ''}`,
+    'data-state-path': isMachine ? undefined : meta.path,
+    'data-state-type': meta.type,
+  }, svg('title', {}, nodeTooltip(meta)));
+  group.append(svg('rect', { x, y, width: w, height: hgt, rx: meta.container ? 8 : 6, class: 'box' }));
+  if (meta.type === 'final') group.append(svg('rect', { x: x + 3, y: y + 3, width: w - 6, height: hgt - 6, rx: 4, class: 'final-ring' }));
+  if (meta.container) {
+    group.append(svg('text', { x: x + 10, y: y + 20, class: 'title' }, meta.key));
+    group.append(svg('line', { x1: x, x2: x + w, y1: y + 28, y2: y + 28, class: 'divider' }));
+  } else {
+    group.append(svg('text', { x: x + w / 2, y: y + hgt / 2 + 4, class: 'name', 'text-anchor': 'middle' }, meta.key));
+  }
+  layer.append(group);
+  for (const child of node.children ?? []) drawNode(layer, child, input);
+}
+
+function drawEdge(layer: SVGGElement, edge: ElkExtendedEdge, input: LayoutInput): void {
+  const meta = input.edges[edge.id];
+  if (meta === undefined) return;
+  const points: string[] = [];
+  for (const section of edge.sections ?? []) {
+    points.push(`M${section.startPoint.x},${section.startPoint.y}`);
+    for (const bend of section.bendPoints ?? []) points.push(`L${bend.x},${bend.y}`);
+    points.push(`L${section.endPoint.x},${section.endPoint.y}`);
+  }
+  if (points.length === 0) return;
+  const group = svg('g', { class: `transition${meta.label === '' ? ' initial-edge' : ''}`, 'data-event': meta.event, 'data-source': meta.sourcePath, 'data-target': meta.targetPath });
+  if (meta.label !== '') group.append(svg('title', {}, meta.description === undefined ? meta.label : `${meta.label} — ${meta.description}`));
+  group.append(svg('path', { d: points.join(' '), class: 'edge', 'marker-end': 'url(#arrow)' }));
+  for (const label of edge.labels ?? []) {
+    const lx = label.x ?? 0;
+    const ly = label.y ?? 0;
+    group.append(svg('rect', { x: lx, y: ly, width: label.width ?? 0, height: label.height ?? 0, rx: 3, class: 'label-bg' }));
+    group.append(svg('text', { x: lx + 4, y: ly + 12, class: 'label' }, label.text ?? ''));
+  }
+  layer.append(group);
+}
+
+// With INCLUDE_CHILDREN, elkjs may move an edge into the container it belongs to.
+function collectEdges(node: ElkNode): ElkExtendedEdge[] {
+  const out: ElkExtendedEdge[] = [...(node.edges ?? [])];
+  for (const child of node.children ?? []) out.push(...collectEdges(child));
+  return out;
+}
+
+function nodeTooltip(meta: NodeMeta): string {
+  const lines = [meta.path === '' ? `machine ${meta.key}` : `${meta.key} (${meta.type})`];
+  if (meta.description !== undefined) lines.push(meta.description);
+  lines.push(...meta.notes);
+  return lines.join('\n');
+}
