@@ -205,6 +205,7 @@ export const volumeMachine = setup({
     loading: {
       description: 'Reading and validating the manifest.',
       invoke: {
+        id: 'loadManifest',
         src: 'loadManifest',
         input: ({ context }) => ({ root: context.root }),
         onDone: [
@@ -317,7 +318,8 @@ export const volumeMachine = setup({
         examining: {
           description: 'Comparing source and output modification times.',
           invoke: {
-            src: 'examine',
+            id: 'examine',
+        src: 'examine',
             input: ({ context }) => ({ root: context.root }),
             onDone: [
               { guard: ({ event }) => event.output.installerActive, target: '#volume.suspended', description: 'The installer is running.' },
@@ -400,7 +402,8 @@ export const volumeMachine = setup({
         running: {
           description: 'The helper process (or in-process rebuild) is running.',
           invoke: {
-            src: 'runHelper',
+            id: 'runHelper',
+        src: 'runHelper',
             input: ({ context }) => ({ stale: context.stale ?? [], attempt: context.attempts }),
             onDone: {
               target: 'finished',
@@ -456,7 +459,8 @@ export const volumeMachine = setup({
         probing: {
           description: 'Is the installer still alive?',
           invoke: {
-            src: 'probeInstaller',
+            id: 'probeInstaller',
+        src: 'probeInstaller',
             input: ({ context }) => ({ root: context.root }),
             onDone: [
               { guard: ({ event }) => !event.output.active, target: '#volume.settling', description: 'The installer is gone.' },

@@ -39,18 +39,38 @@ function modelEvents(snapshot: Snapshot): ModelEvent[] {
   ];
 }
 
-// What the model tells states apart by; seqs and event contents are checked against the real actor.
-function abstractState(snapshot: Snapshot): string {
+// The model's state key: everything the machine's behaviour depends on (event payloads are all
+// alike in the model, so lengths stand for contents). Seqs grow forever, so the walk stops after
+// MAX_SEQ deliveries; that still covers every state and transition of the machine.
+const MAX_SEQ = 3;
+function stateKey(snapshot: Snapshot): string {
   const { context } = snapshot;
-  return JSON.stringify([snapshot.value, snapshot.status, countQueued(context), context.inFlight?.events.length ?? 0, context.ending]);
+  return JSON.stringify([
+    snapshot.value,
+    snapshot.status,
+    context.queue.length,
+    context.frames.map((frame) => [frame.seq, frame.events.length]),
+    context.inFlight && [context.inFlight.seq, context.inFlight.events.length],
+    context.nextSeq,
+    context.ending,
+  ]);
 }
 
-const model = new TestModel<Snapshot, ModelEvent, SubscriberInput>(subscriberMachine as never, {
-  input: INPUT,
-  events: modelEvents,
-  serializeState: abstractState,
-  stopWhen: (snapshot) => snapshot.status === 'done',
-});
+function buildModel(maxSeq: number, events: (snapshot: Snapshot) => ModelEvent[] = modelEvents) {
+  return new TestModel<Snapshot, ModelEvent, SubscriberInput>(subscriberMachine as never, {
+    input: INPUT,
+    events,
+    serializeState: stateKey,
+    stopWhen: (snapshot) => snapshot.status === 'done' || snapshot.context.nextSeq > maxSeq,
+  });
+}
+
+const model = buildModel(MAX_SEQ);
+// Simple paths multiply fast: walk them on a smaller model (two deliveries, and without the
+// events whose effect the full model already shows to equal another's: CLIENT_DIED ≡ UNSUBSCRIBED).
+const smallModel = buildModel(2, (snapshot) =>
+  modelEvents(snapshot).filter((event) => event.type !== 'CLIENT_DIED' && !(event.type === 'ACK_RECEIVED' && event.seq === 0)),
+);
 
 /** The system under test: a real actor on a simulated clock, plus what it did. */
 function startHarness() {
@@ -131,7 +151,11 @@ async function replay(path: TestPath<Snapshot, ModelEvent>): Promise<void> {
 }
 
 function scenario(...events: ModelEvent[]): TestPath<Snapshot, ModelEvent> {
-  const [path] = model.getPathsFromEvents(events as never);
+  const [path] = model.getPathsFromEvents(events as never, {
+    input: INPUT,
+    fromState: createActor(subscriberMachine, { input: INPUT }).getSnapshot(),
+    serializeState: stateKey,
+  });
   if (!path) throw new Error('no path');
   return path;
 }
@@ -141,10 +165,11 @@ const ack = (seq: number): ModelEvent => ({ type: 'ACK_RECEIVED', seq });
 
 describe('subscriber machine (model-based)', () => {
   const shortest = model.getShortestPaths();
-  const simple = model.getSimplePaths();
+  const simple = smallModel.getSimplePaths();
+
 
   it('reaches every state of the contract', () => {
-    const reached = new Set(shortest.map((path) => String(path.state.value)));
+    const reached = new Set(shortest.flatMap((path) => [path.state, ...path.steps.map((step) => step.state)]).map((state) => String(state.value)));
     expect([...reached].sort()).toEqual(['attached', 'delivering', 'detached', 'zombie']);
   });
 

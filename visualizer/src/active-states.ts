@@ -18,14 +18,16 @@ export function activePaths(value: unknown): Set<string> {
  * stateText({ busy: 'rebuilding' }); // 'busy.rebuilding'
  */
 export function stateText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value !== 'object' || value === null) return '';
-  const parts: string[] = [];
-  for (const [key, child] of Object.entries(value)) {
-    const rest = stateText(child);
-    parts.push(rest === '' ? key : `${key}.${rest}`);
-  }
-  return parts.join(', ');
+  return leafPaths(value, '').join(', ');
+}
+
+function leafPaths(value: unknown, prefix: string): string[] {
+  if (typeof value === 'string') return [join(prefix, value)];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => {
+    const nested = leafPaths(child, join(prefix, key));
+    return nested.length === 0 ? [join(prefix, key)] : nested;
+  });
 }
 
 function walk(value: unknown, prefix: string, out: Set<string>): void {

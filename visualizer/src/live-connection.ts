@@ -1,7 +1,7 @@
 import type { InspectRecord } from '../../src/inspect/records.js';
 
 /** What the page shows about the live link. */
-export type ConnectionStatus = 'connecting' | 'live' | 'disconnected' | 'unavailable';
+export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'unavailable';
 
 /**
  * Follows the daemon's `/ws` inspection stream, reconnecting with backoff (1 s up to 10 s) so a
@@ -30,7 +30,7 @@ export function connectLive(
     socket = new WebSocket(url);
     socket.addEventListener('open', () => {
       retryMs = 1000;
-      onStatus('live');
+      onStatus('connected');
     });
     socket.addEventListener('message', (message) => {
       let parsed: unknown;

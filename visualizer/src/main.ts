@@ -204,7 +204,7 @@ function goTo(step: number): void {
 function backToLive(): void {
   state.replay = undefined;
   state.drawnDefinition = undefined;
-  el.mode.textContent = 'live';
+  el.mode.textContent = 'live view';
   el.mode.setAttribute('data-mode', 'live');
   el.traceInput.value = '';
   scheduleRender();
@@ -219,6 +219,8 @@ function renderReplayControls(): void {
   el.toLive.hidden = !inReplay;
   if (!inReplay) {
     el.position.textContent = '';
+    el.slider.max = '0';
+    el.slider.value = '0';
     return;
   }
   el.slider.max = String(current.replay.lastStep);
@@ -259,6 +261,7 @@ function start(): void {
   el.forward.addEventListener('click', () => goTo((state.replay?.step ?? 0) + 1));
   el.slider.addEventListener('input', () => goTo(Number(el.slider.value)));
   el.toLive.addEventListener('click', backToLive);
+  el.error.addEventListener('click', () => showError(null));
   document.addEventListener('keydown', (event) => {
     if (state.replay === undefined || event.target instanceof HTMLInputElement && event.target.type === 'text') return;
     if (event.key === 'ArrowLeft') goTo(state.replay.step - 1);
