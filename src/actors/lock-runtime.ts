@@ -63,13 +63,14 @@ export class LocalLockBackend implements LockBackend {
   }
 
   request(client: LockClient, options: { wait: boolean; timeoutMs?: number }): Promise<{ token: number }> {
+    if (this.isDead()) return Promise.reject(new WardenError('ENOENT', `volume ${this.volumeId} is gone`));
     const requestId = `${this.volumeId}#${this.nextRequest++}`;
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) };
-      // The lock decides synchronously: granted, refused or queued (then a waiter actor owns the reply).
+      // The lock decides granted, refused or queued (then a waiter actor owns the reply): at once, or,
+      // when asked from inside one of its own steps (an observer callback), as soon as that step ends.
       this.immediate.set(requestId, pending);
       this.actor.send({ type: 'LOCK_REQUESTED', requestId, client, wait: options.wait });
-      this.immediate.delete(requestId);
     });
   }
 
@@ -92,7 +93,7 @@ export class LocalLockBackend implements LockBackend {
     for (const waiter of [...this.waiters.values()]) {
       if (waiter.client === client) waiter.actor.send({ type: 'CLIENT_DIED' });
     }
-    this.actor.send({ type: 'CLIENT_DIED', client });
+    if (!this.isDead()) this.actor.send({ type: 'CLIENT_DIED', client });
   }
 
   gone(): void {
@@ -100,6 +101,9 @@ export class LocalLockBackend implements LockBackend {
     // Anything still waiting (it was not in the queue any more) is answered too: exactly one reply each.
     for (const waiter of [...this.waiters.values()]) waiter.actor.send({ type: 'VOLUME_GONE' });
     this.actor.stop();
+    // A request still in the lock's mailbox when it died is answered as if it came just after.
+    for (const pending of this.immediate.values()) pending.reject(new WardenError('ENOENT', `volume ${this.volumeId} is gone`));
+    this.immediate.clear();
   }
 
   isDead(): boolean {
@@ -122,20 +126,20 @@ export class LocalLockBackend implements LockBackend {
       case 'granted': {
         this.persistToken(event.token);
         this.observer.granted(event.client, event.token);
-        const now = this.immediate.get(event.requestId);
+        const now = this.take(event.requestId);
         if (now) now.resolve({ token: event.token });
         else this.waiters.get(event.requestId)?.actor.send({ type: 'LOCK_GRANTED', token: event.token });
         return;
       }
       case 'queued': {
-        const pending = this.immediate.get(event.requestId)!;
+        const pending = this.take(event.requestId)!;
         this.spawnWaiter(event.requestId, event.client.client, pending);
         return;
       }
       case 'refused': {
         const error = new WardenError(event.code);
         if (event.requestId === 'unlock') this.unlockOutcome = error;
-        else this.immediate.get(event.requestId)?.reject(error);
+        else this.take(event.requestId)?.reject(error);
         return;
       }
       case 'released':
@@ -149,6 +153,13 @@ export class LocalLockBackend implements LockBackend {
         for (const queued of event.waiters) this.waiters.get(queued.waiterId)?.actor.send({ type: 'VOLUME_GONE' });
         return;
     }
+  }
+
+  /** The pending request the lock just answered; it leaves the map so it is answered once. */
+  private take(requestId: string): Pending | undefined {
+    const pending = this.immediate.get(requestId);
+    this.immediate.delete(requestId);
+    return pending;
   }
 
   private spawnWaiter(waiterId: string, client: number, pending: Pending): void {

@@ -283,9 +283,14 @@ export class VolumeRuntime {
   private requestDaemonLock(): void {
     this.daemonWaiting = true;
     const holder: LockClient = { client: DAEMON_HOLDER_ID, name: 'volwarden', pid: process.pid };
-    this.lock.request(holder, { wait: true }).catch((err) => {
-      // Only the volume going away can refuse the daemon's own request.
-      this.host.env.log.debug({ volume: this.id, err: String(err) }, 'daemon lock request ended');
+    // xstate delivers emitted events after the transition's own actions: queue after them so
+    // subscribers see rebuild.started before lock.granted (SPEC §8 order).
+    queueMicrotask(() => {
+      if (this.actor.getSnapshot().status !== 'active') return;
+      this.lock.request(holder, { wait: true }).catch((err) => {
+        // Only the volume going away can refuse the daemon's own request.
+        this.host.env.log.debug({ volume: this.id, err: String(err) }, 'daemon lock request ended');
+      });
     });
   }
 

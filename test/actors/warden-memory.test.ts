@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createWarden,
+  FakeProcesses,
+  MemoryFs,
+  MemoryMountTable,
+  MemoryStateStore,
+  simulatedClock,
+  type WardenEvent,
+} from '../../src/index.js';
+
+/**
+ * A whole warden on in-memory adapters and a simulated clock: the same code paths as the
+ * daemon, with the file tree, helpers and time under the test's control.
+ */
+const ROOT = '/vol';
+const MANIFEST = {
+  version: 1,
+  caches: [{ name: 'out', output: 'cache/out.txt', sources: ['src'] }],
+  command: ['./build.sh'],
+  installerPidFile: 'run/installer.pid',
+};
+
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+function setup(options: { state?: MemoryStateStore; maxFailures?: number; manifest?: object } = {}) {
+  const clock = simulatedClock(1_000_000);
+  const fs = new MemoryFs({ uid: 1000 });
+  fs.writeFile(`${ROOT}/.volwarden.json`, JSON.stringify(options.manifest ?? MANIFEST), { uid: 1000, mode: 0o644 });
+  fs.writeFile(`${ROOT}/src/a.txt`, 'alpha');
+  const processes = new FakeProcesses({ clock });
+  const state = options.state ?? new MemoryStateStore();
+  const warden = createWarden({
+    roots: [ROOT],
+    settleMs: 100,
+    daemonUid: 1000,
+    ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+    adapters: { fs, processes, clock, mounts: new MemoryMountTable(), state },
+  });
+  const events: WardenEvent[] = [];
+  warden.events$.subscribe((e) => events.push(e));
+  const volume = () => warden.status().volumes[0]!;
+  /** Completes the running helper: it writes the output (newer than sources), then exits. */
+  const finishHelper = async (status: number) => {
+    await settle();
+    const run = processes.running[0];
+    expect(run, 'a helper is running').toBeDefined();
+    if (status === 0) fs.writeFile(`${ROOT}/cache/out.txt`, 'built');
+    run!.exit(status);
+    await settle();
+  };
+  return { clock, fs, processes, state, warden, events, volume, finishHelper };
+}
+
+describe('warden on in-memory adapters', () => {
+  it('builds a missing cache under its own lock, then is idle, ready and clean', async () => {
+    const t = setup();
+    await t.warden.start();
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    expect(t.volume().lock.holder).toMatchObject({ client: 0, name: 'volwarden' });
+    const run = t.processes.running[0]!;
+    expect(run.request.cwd).toBe(ROOT);
+    expect(run.request.env).toMatchObject({ VOLWARDEN_VOLUME: `path:${ROOT}`, VOLWARDEN_ROOT: ROOT, VOLWARDEN_STALE: 'out' });
+    expect(Object.keys(run.request.env).sort()).toEqual(['LANG', 'PATH', 'VOLWARDEN_ROOT', 'VOLWARDEN_STALE', 'VOLWARDEN_VOLUME']);
+    await t.finishHelper(0);
+    expect(t.volume()).toMatchObject({ state: 'idle', stale: [], failures: 0, attempts: 0, lock: { state: 'unlocked', token: 1 } });
+    expect(t.events.map((e) => e.type)).toEqual([
+      'volume.appeared', 'rebuild.started', 'lock.granted', 'lock.released', 'rebuild.finished', 'volume.ready',
+    ]);
+    const ns = t.events.map((e) => e.n);
+    expect(ns).toEqual([...ns].sort((a, b) => a - b));
+    await t.warden.stop();
+  });
+
+  it('coalesces a burst of changes into one rebuild after settleMs', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    for (let i = 0; i < 10; i++) {
+      t.fs.writeFile(`${ROOT}/src/a.txt`, `v${i}`);
+      await settle();
+      t.clock.advance(50);
+    }
+    expect(t.volume().state).toBe('settling');
+    t.clock.advance(100);
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    await t.finishHelper(0);
+    expect(t.processes.history).toHaveLength(2);
+    const changed = t.events.filter((e) => e.type === 'volume.changed');
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed[0]).toMatchObject({ paths: ['src/a.txt'] });
+    await t.warden.stop();
+  });
+
+  it('gives up after maxFailures, and retry clears it', async () => {
+    const t = setup({ maxFailures: 2 });
+    await t.warden.start();
+    await t.finishHelper(1);
+    expect(t.volume()).toMatchObject({ state: 'idle', failures: 1 });
+    t.fs.writeFile(`${ROOT}/src/a.txt`, 'again');
+    await settle();
+    t.clock.advance(100);
+    await t.finishHelper(1);
+    expect(t.volume()).toMatchObject({ state: 'gaveUp', failures: 2 });
+    expect(t.events.find((e) => e.type === 'volume.gaveUp')).toMatchObject({ reason: expect.stringContaining('2 consecutive failures') });
+    t.fs.writeFile(`${ROOT}/src/a.txt`, 'ignored');
+    await settle();
+    t.clock.advance(1000);
+    await settle();
+    expect(t.processes.running).toHaveLength(0);
+    t.warden.retry(ROOT);
+    await t.finishHelper(0);
+    expect(t.volume()).toMatchObject({ state: 'idle', failures: 0, attempts: 0 });
+    await t.warden.stop();
+  });
+
+  it('is suspended while the installer named by installerPidFile is alive', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    t.processes.alive.add(4242);
+    t.fs.writeFile(`${ROOT}/run/installer.pid`, '4242\n');
+    await settle();
+    t.clock.advance(100);
+    await settle();
+    expect(t.volume().state).toBe('suspended');
+    t.fs.writeFile(`${ROOT}/src/a.txt`, 'during install');
+    t.clock.advance(3000);
+    await settle();
+    expect(t.volume().state).toBe('suspended');
+    expect(t.processes.running).toHaveLength(0);
+    t.processes.alive.delete(4242);
+    t.clock.advance(1000);
+    await settle();
+    t.clock.advance(100);
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    await t.warden.stop();
+  });
+
+  it('keeps counters and tokens across a restart from the same state store', async () => {
+    const state = new MemoryStateStore();
+    const first = setup({ state });
+    await first.warden.start();
+    await first.finishHelper(7);
+    expect(first.volume()).toMatchObject({ failures: 1, lock: { token: 1 } });
+    await first.warden.stop();
+    const second = setup({ state });
+    await second.warden.start();
+    await settle();
+    expect(second.volume().failures).toBe(1);
+    await second.finishHelper(0);
+    expect(second.volume()).toMatchObject({ failures: 0, lock: { token: 2 } });
+    await second.warden.stop();
+  });
+
+  it('reloads an edited manifest in place without dropping the lock holder', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    const lease = await t.warden.lockVolume(ROOT, { owner: 'editor' });
+    t.fs.writeFile(`${ROOT}/.volwarden.json`, JSON.stringify({ ...MANIFEST, settleMs: 200 }), { uid: 1000, mode: 0o644 });
+    await settle();
+    expect(t.volume().lock.holder).toMatchObject({ name: 'editor' });
+    // The manifest is now newer than the output: the daemon queued for the lock and gets it next.
+    expect(t.volume().lock.waiters).toBe(1);
+    await lease.release(0);
+    expect(t.volume().lock.holder).toMatchObject({ name: 'volwarden' });
+    await t.warden.stop();
+  });
+
+  it('marks a world-writable manifest with an inline command invalid', async () => {
+    const t = setup();
+    t.fs.writeFile(`${ROOT}/.volwarden.json`, JSON.stringify(MANIFEST), { uid: 1000, mode: 0o666 });
+    await t.warden.start();
+    expect(t.volume()).toMatchObject({ state: 'invalid', error: 'untrusted manifest: command requires an owner-only manifest' });
+    await t.warden.stop();
+  });
+
+  it('reports a removed root as gone, answers its waiters ENOENT and forgets it', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    const lease = await t.warden.lockVolume(ROOT, { owner: 'a' });
+    const waiting = t.warden.lockVolume(ROOT, { owner: 'b', wait: true });
+    await settle();
+    t.fs.remove(ROOT);
+    await expect(waiting).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(lease.lost).resolves.toMatchObject({ code: 'ENOENT' });
+    expect(t.warden.status().volumes).toHaveLength(0);
+    expect(t.events.at(-1)).toMatchObject({ type: 'volume.gone' });
+    await t.warden.stop();
+  });
+
+  it('runs two wardens in one process without interference', async () => {
+    const a = setup();
+    const b = setup();
+    await a.warden.start();
+    await b.warden.start();
+    await a.finishHelper(0);
+    expect(a.volume().state).toBe('idle');
+    expect(b.volume().state).toBe('rebuilding');
+    expect(a.events[0]!.n).toBe(1);
+    expect(b.events[0]!.n).toBe(1);
+    await a.warden.stop();
+    await b.warden.stop();
+  });
+});
