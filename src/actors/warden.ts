@@ -8,6 +8,7 @@ import type { EventInput, WardenEvent } from '../protocol/events.js';
 import type { HolderView, StatusResult, VolumeStatus } from '../protocol/types.js';
 import { volumeIdFor, normalizeRoot } from '../adapters/volume-id.js';
 import type { Adapters, MountEntry, WatchHandle } from '../adapters/types.js';
+import { isNetworkOrPseudoFs } from '../adapters/mount-table.js';
 import { VERSION } from '../version.js';
 import { ClientRegistry } from './clients.js';
 import { combineInspectors, DEFAULT_LIMITS, silentLogger, type ActorEnv, type Limits, type Logger } from './env.js';
@@ -62,7 +63,10 @@ export class Warden {
   private readonly reboot: RebootRuntime;
   private readonly volumes = new Map<string, VolumeRuntime>();
   private readonly rootWatches = new Map<string, WatchHandle>();
-  private readonly roots: string[];
+  private roots: string[];
+  /** Volumes found by mount discovery, by mount point (SPEC §13 discoverMounts). */
+  private readonly discovered = new Set<string>();
+  private mountWatch: WatchHandle | null = null;
   private controlSocketPath: string | undefined;
   private startedAt = 0;
   private started = false;
@@ -120,6 +124,10 @@ export class Warden {
     this.actor.start();
     this.mountsCache = await this.adapters.mounts.list().catch(() => []);
     for (const root of this.roots) await this.addRoot(root);
+    if (this.options.discoverMounts) {
+      await this.rescanMounts();
+      this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
+    }
     await Promise.all([...this.volumes.values()].map((v) => this.loaded(v)));
     this.actor.send({ type: 'ADAPTERS_READY' });
   }
@@ -233,8 +241,60 @@ export class Warden {
     this.bus.publish(event);
   }
 
+  /**
+   * Follows a new configuration (SIGHUP, SPEC §13): volumes of removed roots go, new roots are
+   * added, and unchanged volumes keep their state, lock holder, waiters and subscribers.
+   */
+  async setRoots(roots: string[]): Promise<void> {
+    const next = roots.map((r) => normalizeRoot(path.resolve(r)));
+    const removed = this.roots.filter((r) => !next.includes(r));
+    const added = next.filter((r) => !this.roots.includes(r));
+    this.roots = next;
+    for (const root of removed) {
+      const watch = this.rootWatches.get(root);
+      this.rootWatches.delete(root);
+      await watch?.close();
+      if (this.discovered.has(root)) continue;
+      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'VOLUME_REMOVED' });
+    }
+    for (const root of added) {
+      if ([...this.volumes.values()].some((v) => v.root === root)) continue;
+      await this.addRoot(root);
+    }
+  }
+
+  /**
+   * Mount discovery: every local, writable mount whose root holds a manifest is a volume; one
+   * unmounted or remounted read-only goes (SPEC §13). A moved filesystem keeps its `uuid:` id.
+   */
+  async rescanMounts(): Promise<void> {
+    if (this.stopping) return;
+    const mounts = await this.adapters.mounts.list().catch(() => this.mountsCache);
+    this.mountsCache = mounts;
+    const usable = new Set(
+      mounts.filter((m) => !m.readOnly && !isNetworkOrPseudoFs(m.fsType)).map((m) => normalizeRoot(m.mountPoint)),
+    );
+    for (const root of [...this.discovered]) {
+      if (usable.has(root)) continue;
+      this.discovered.delete(root);
+      if (this.roots.includes(root)) continue;
+      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'ROOT_REMOVED' });
+    }
+    for (const root of usable) {
+      if (this.discovered.has(root) || [...this.volumes.values()].some((v) => v.root === root)) continue;
+      const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
+      if (!manifest || this.stopping) continue;
+      this.discovered.add(root);
+      const volume = this.createVolume(root);
+      await this.loaded(volume);
+      if (this.state() === 'running') volume.actor.send({ type: 'WARDEN_RUNNING' });
+    }
+  }
+
   private async doStop(): Promise<void> {
     if (this.started) this.actor.send({ type: 'STOP_REQUESTED' });
+    await this.mountWatch?.close();
+    this.mountWatch = null;
     for (const handle of this.rootWatches.values()) await handle.close();
     this.rootWatches.clear();
     const volumes = [...this.volumes.values()];
@@ -277,7 +337,9 @@ export class Warden {
   private createVolume(root: string): VolumeRuntime {
     const id = volumeIdFor(root, this.mountsCache);
     const existing = this.volumes.get(id);
-    if (existing) return existing;
+    if (existing && existing.root === root) return existing;
+    // The same filesystem (uuid:) at a new mount point: the old actor goes, the id lives on.
+    if (existing) existing.actor.send({ type: 'ROOT_REMOVED' });
     const volume = new VolumeRuntime(
       {
         env: this.env,
@@ -341,6 +403,8 @@ export class Warden {
 
   /** SPEC §6: the first busy volume, starting rebuilds for stale ones; null when all are clean. */
   private async examineForReboot(): Promise<string | null> {
+    // Newly discoverable volumes are rescanned first (SPEC §6).
+    if (this.options.discoverMounts) await this.rescanMounts();
     let busy: string | null = null;
     for (const volume of [...this.volumes.values()]) {
       if (volume.lock.view().state !== 'unlocked') {
