@@ -97,6 +97,7 @@ export class LocalLockBackend implements LockBackend {
   }
 
   gone(): void {
+    if (this.isDead()) return;
     this.actor.send({ type: 'VOLUME_GONE' });
     // Anything still waiting (it was not in the queue any more) is answered too: exactly one reply each.
     for (const waiter of [...this.waiters.values()]) waiter.actor.send({ type: 'VOLUME_GONE' });

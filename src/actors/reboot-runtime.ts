@@ -21,6 +21,8 @@ export class RebootRuntime {
   readonly actor: Actor<typeof rebootLockMachine>;
   private readonly pending = new Map<string, Pending>();
   private waiterPending: Pending | null = null;
+  /** Requests whose volumes are being examined; a client that dies meanwhile must not be granted. */
+  private readonly examining = new Set<{ client: number; died: boolean }>();
   private nextRequest = 1;
   private reexamining = false;
   private reexamineAgain = false;
@@ -37,8 +39,17 @@ export class RebootRuntime {
 
   async lock(client: HolderView, wait: boolean): Promise<void> {
     const state = this.actor.getSnapshot().value;
-    // Held already: answer EALREADY without examining (a shutdown may proceed).
-    const busyVolume = state === 'held' ? null : await this.host.examine();
+    const request = { client: client.client, died: false };
+    this.examining.add(request);
+    let busyVolume: string | null;
+    try {
+      // Held already: answer EALREADY without examining (a shutdown may proceed).
+      busyVolume = state === 'held' ? null : await this.host.examine();
+    } finally {
+      this.examining.delete(request);
+    }
+    // Its death was already delivered: granting now would leave the lock held by nobody alive.
+    if (request.died) throw new WardenError('ECONNRESET', 'the client disconnected while the volumes were examined');
     const requestId = `reboot#${this.nextRequest++}`;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject });
@@ -57,6 +68,7 @@ export class RebootRuntime {
   }
 
   clientDied(client: number): void {
+    for (const request of this.examining) if (request.client === client) request.died = true;
     this.actor.send({ type: 'CLIENT_DIED', client });
   }
 
