@@ -62,6 +62,8 @@ export class VolumeRuntime {
   private watchHandle: WatchHandle | null = null;
   private plan: WatchPlan | null = null;
   private pendingPaths: string[] = [];
+  /** Sources seen changing since the last rebuild began (equal-mtime ties, see checkStaleness). */
+  private changedSinceRebuild = new Set<string>();
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
   private persisted = { failures: -1, attempts: -1, token: -1 };
@@ -221,7 +223,7 @@ export class VolumeRuntime {
   private async examine(): Promise<ExamineOutcome> {
     if (await this.installerActive()) return { installerActive: true, stale: [], problems: [] };
     if (!this.manifest) return { installerActive: false, stale: [], problems: [] };
-    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs);
+    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs, this.changedSinceRebuild);
     return { installerActive: false, stale: report.stale, problems: report.problems };
   }
 
@@ -245,6 +247,7 @@ export class VolumeRuntime {
     const { clock, log } = this.host.env;
     const startedAt = clock.now();
     const manifest = this.manifest;
+    this.changedSinceRebuild = new Set();
     let status: number;
     if (this.host.rebuild) {
       try {
@@ -360,6 +363,7 @@ export class VolumeRuntime {
   /** Paths changed in one burst go out as one FS_CHANGED (one `volume.changed`). */
   private queuePath(rel: string): void {
     this.pendingPaths.push(rel);
+    if (this.changedSinceRebuild.size < 10_000) this.changedSinceRebuild.add(rel);
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(() => {

@@ -29,6 +29,12 @@ export async function checkStaleness(
   root: string,
   manifest: Manifest,
   manifestMtimeNs: bigint,
+  /**
+   * Root-relative paths a watcher saw change since the last rebuild began. File times tick in
+   * steps of several ms, so a source written in the same tick as the output has an *equal*
+   * mtime; if it is known to have changed since, the cache is stale all the same.
+   */
+  changedSince: ReadonlySet<string> = new Set(),
 ): Promise<StalenessReport> {
   const confinedRoot = await resolveRoot(fs, root);
   if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`] };
@@ -39,7 +45,7 @@ export async function checkStaleness(
   for (const [index, cache] of manifest.caches.entries()) {
     const output = outputs[index];
     if (output === null) continue;
-    const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs);
+    const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs, changedSince);
     if (reason !== null) stale.push({ name: cache.name, reason });
   }
   return { stale, problems: [...problems] };
@@ -62,18 +68,24 @@ async function staleReason(
   index: number,
   outputReal: string,
   manifestMtimeNs: bigint,
+  changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
   const outputMtime = await outputMtimeNs(ctx, cache, index, outputReal);
   if (outputMtime === null) return 'output missing';
   let newest: WalkedFile = { rel: MANIFEST_FILE, mtimeNs: manifestMtimeNs };
+  let tie: WalkedFile | null = null;
   const consider = (file: WalkedFile): void => {
     if (file.mtimeNs > newest.mtimeNs) newest = file;
+    if (file.mtimeNs === outputMtime && tie === null && changedSince.has(file.rel)) tie = file;
   };
   for (const [j, source] of cache.sources.entries()) {
     await walkSource(ctx, source, `caches[${index}].sources[${j}]`, consider);
   }
-  if (newest.mtimeNs <= outputMtime) return null;
-  return `${newest.rel} is newer than ${normalizeRelative(cache.output)}`;
+  const output = normalizeRelative(cache.output);
+  if (newest.mtimeNs > outputMtime) return `${newest.rel} is newer than ${output}`;
+  const sameTick = tie as WalkedFile | null;
+  if (sameTick !== null) return `${sameTick.rel} changed in the same clock tick as ${output} was written`;
+  return null;
 }
 
 /**

@@ -40,6 +40,17 @@ describe('checkStaleness', () => {
     expect((await checkStaleness(fs, '/vol', one, T)).stale).toEqual([{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }]);
   });
 
+  it('treats an equal mtime as stale only for a source seen changing since the last rebuild', async () => {
+    const fs = new MemoryFs();
+    await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T });
+    await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
+    await fs.writeFile('/vol/src/b.txt', 'b', { mtimeNs: T });
+    expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/other.txt']))).stale).toEqual([]);
+    expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/b.txt']))).stale).toEqual([
+      { name: 'out', reason: 'src/b.txt changed in the same clock tick as cache/out.txt was written' },
+    ]);
+  });
+
   it('names the newest offending file, however deep', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T });
