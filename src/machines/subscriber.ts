@@ -166,7 +166,7 @@ export const subscriberMachine = setup({
         ],
         ACK_RECEIVED: [
           {
-            guard: () => true,
+            guard: 'acksInFlight',
             target: 'attached',
             actions: 'clearInFlight',
             description: 'The frame in flight was acknowledged.',
