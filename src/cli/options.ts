@@ -3,8 +3,13 @@
  * (exit 64), and the socket a command talks to is chosen in one place.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { defaultControlSocket, defaultPaths } from '../config/paths.js';
+
+/** The levels `daemon --log-level` accepts (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The options every command accepts before or after its name (SPEC §11). */
 export interface GlobalOptions {
@@ -75,4 +80,17 @@ export function readSocket(command: Command): string {
   if (process.env.VOLWARDEN_SOCKET) return process.env.VOLWARDEN_SOCKET;
   const { statusSocket } = defaultPaths();
   return existsSync(statusSocket) ? statusSocket : defaultControlSocket();
+}
+
+/**
+ * A VOLUME argument as the daemon expects it: an id (`path:...`, `uuid:...`) or an absolute root;
+ * a relative path (`volwarden lock . -- make`) is made absolute against the current directory.
+ *
+ * @example
+ * volumeArg('.')            // '/srv/data' when run there
+ * volumeArg('uuid:1234')    // unchanged
+ */
+export function volumeArg(value: string): string {
+  if (value === '*' || /^(path|uuid):/.test(value) || path.isAbsolute(value)) return value;
+  return path.resolve(value);
 }

@@ -5,8 +5,12 @@
 import type { StatusResult, VolumeStatus } from '../protocol/types.js';
 
 const HEADERS = ['VOLUME', 'STATE', 'LOCK', 'WAITERS', 'TOKEN', 'FAILURES', 'STALE/ERROR'] as const;
-const MIN_VOLUME = 12;
-const MIN_NOTE = 10;
+/** Which columns give up width first in a narrow terminal, and how far: note, volume id, holder. */
+const SHRINK_ORDER: ReadonlyArray<{ column: number; min: number }> = [
+  { column: 6, min: 6 },
+  { column: 0, min: 8 },
+  { column: 2, min: 6 },
+];
 
 /**
  * The table, lines joined with `\n` (no trailing newline). `width` is the terminal width;
@@ -46,17 +50,15 @@ function note(volume: VolumeStatus): string {
   return '-';
 }
 
-// Shrink the flexible columns (volume id first keeps its tail, note is cut at the end).
+// Shrink the flexible columns (the volume id keeps its tail, the others are cut at the end).
 function fit(widths: number[], width: number): void {
-  const total = () => widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1);
-  const last = widths.length - 1;
-  let excess = total() - width;
-  if (excess <= 0) return;
-  const cutNote = Math.min(excess, Math.max(0, widths[last]! - MIN_NOTE));
-  widths[last] = widths[last]! - cutNote;
-  excess -= cutNote;
-  if (excess <= 0) return;
-  widths[0] = Math.max(MIN_VOLUME, widths[0]! - excess);
+  let excess = widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1) - width;
+  for (const { column, min } of SHRINK_ORDER) {
+    if (excess <= 0) return;
+    const cut = Math.min(excess, Math.max(0, widths[column]! - min));
+    widths[column] = widths[column]! - cut;
+    excess -= cut;
+  }
 }
 
 function clip(text: string, width: number, keepTail: boolean): string {

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { WardenError } from '../../errors.js';
 import { withClient } from '../client-session.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { controlSocket, parseSeconds } from '../options.js';
+import { controlSocket, parseSeconds, volumeArg } from '../options.js';
 import { runChild } from '../run-child.js';
 
 interface LockOptions {
@@ -19,7 +19,7 @@ export function registerLock(program: Command): void {
   program
     .command('lock')
     .description('hold the volume lock while CMD runs; the unlock status is its exit status')
-    .argument('<volume>', 'volume id or absolute root')
+    .argument('<volume>', 'volume id or root directory', volumeArg)
     .argument('<cmd...>', 'command to run (after --)')
     .option('--no-wait', 'fail at once (exit 75) if the volume is locked')
     .option('--timeout <seconds>', 'give up waiting after S seconds (exit 75)', parseSeconds)

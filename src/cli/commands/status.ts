@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { WardenClient } from '../../client/index.js';
 import { withClient } from '../client-session.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { globals, readSocket } from '../options.js';
+import { globals, readSocket, volumeArg } from '../options.js';
 import { renderStatus } from '../status-table.js';
 
 /** Adds `status` to the program. */
@@ -14,15 +14,19 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('show volumes, their states, lock holders and waiters')
-    .argument('[volume]', 'only this volume (id or absolute root)')
+    .argument('[volume]', 'only this volume (id or root directory)', volumeArg)
     .option('--follow', 'redraw on every change until interrupted')
     .action(async (volume: string | undefined, options: { follow?: boolean }, command: Command) => {
       const json = globals(command).json ?? false;
       await withClient(readSocket(command), 'volwarden status', async (client) => {
+        const tty = process.stdout.isTTY === true;
+        let drawn = 0;
         const show = async () => {
           const status = await client.status(volume);
-          if (json) process.stdout.write(`${JSON.stringify(status)}\n`);
-          else process.stdout.write(`${options.follow && process.stdout.isTTY ? '\x1b[H\x1b[2J' : ''}${renderStatus(status, process.stdout.isTTY ? process.stdout.columns : undefined)}\n`);
+          if (json) return void process.stdout.write(`${JSON.stringify(status)}\n`);
+          // A terminal is redrawn in place; a pipe gets one table after another, a blank line apart.
+          const lead = drawn++ === 0 ? '' : tty ? '\x1b[H\x1b[2J' : '\n';
+          process.stdout.write(`${lead}${renderStatus(status, tty ? process.stdout.columns : undefined)}\n`);
         };
         await show();
         if (options.follow) await follow(client, volume, show);

@@ -7,14 +7,14 @@ import type { WardenClient } from '../../client/index.js';
 import { withClient } from '../client-session.js';
 import { EXIT } from '../exit-codes.js';
 import { formatEvent, formatEventJson } from '../format-event.js';
-import { globals, readSocket } from '../options.js';
+import { globals, readSocket, volumeArg } from '../options.js';
 
 /** Adds `subscribe` to the program. */
 export function registerSubscribe(program: Command): void {
   program
     .command('subscribe')
     .description('print notifications as they come (one per line), acknowledging them')
-    .argument('[volume]', 'volume id or absolute root (default: every volume)', '*')
+    .argument('[volume]', 'volume id or root directory (default: every volume)', volumeArg, '*')
     .action(async (volume: string, _options: object, command: Command) => {
       const json = globals(command).json ?? false;
       await withClient(readSocket(command), 'volwarden subscribe', (client) => print(client, volume, json));

@@ -5,14 +5,14 @@ import type { Command } from 'commander';
 import { WardenError } from '../../errors.js';
 import { withClient } from '../client-session.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { controlSocket, globals, readSocket } from '../options.js';
+import { controlSocket, globals, readSocket, volumeArg } from '../options.js';
 
 /** Adds `can-unmount`, `check` and `retry` to the program. */
 export function registerVolumeOps(program: Command): void {
   program
     .command('can-unmount')
     .description('exit 0 if VOLUME may be unmounted now, 75 if it is busy')
-    .argument('<volume>', 'volume id or absolute root')
+    .argument('<volume>', 'volume id or root directory', volumeArg)
     .action(async (volume: string, _options: object, command: Command) => {
       await withClient(readSocket(command), 'volwarden can-unmount', async (client) => {
         try {
@@ -30,7 +30,7 @@ export function registerVolumeOps(program: Command): void {
   program
     .command('check')
     .description('check VOLUME for stale caches now (skips the settle timer)')
-    .argument('<volume>', 'volume id or absolute root')
+    .argument('<volume>', 'volume id or root directory', volumeArg)
     .action(async (volume: string, _options: object, command: Command) => {
       const state = await withClient(controlSocket(command), 'volwarden check', (client) => client.check(volume));
       print(command, { volume, state }, state);
@@ -39,7 +39,7 @@ export function registerVolumeOps(program: Command): void {
   program
     .command('retry')
     .description('clear gaveUp and the failure counters of VOLUME, then check it')
-    .argument('<volume>', 'volume id or absolute root')
+    .argument('<volume>', 'volume id or root directory', volumeArg)
     .action(async (volume: string, _options: object, command: Command) => {
       await withClient(controlSocket(command), 'volwarden retry', (client) => client.retry(volume));
       print(command, { volume, retried: true }, `${volume}: counters cleared, checking`);

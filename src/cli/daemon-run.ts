@@ -1,0 +1,210 @@
+/**
+ * What `volwarden daemon` does once its flags are parsed (SPEC §11, §13): merges flags over the
+ * config file, refuses to start twice, runs the warden until SIGTERM/SIGINT (exit 0, socket files
+ * removed) and re-reads the config on SIGHUP. Loaded lazily: client commands stay quick to start.
+ */
+import net from 'node:net';
+import path from 'node:path';
+import type { InspectionEvent } from 'xstate';
+import { createWarden, type WardenHandle } from '../actors/library.js';
+import type { Logger } from '../actors/env.js';
+import { inotifyWatchLimit } from '../adapters/fs-watch.js';
+import { isAlreadyRunning } from '../adapters/socket-server.js';
+import { defaultPaths } from '../config/paths.js';
+import { loadConfig, type DaemonConfig } from '../config/schema.js';
+import { WardenError } from '../errors.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { attachInspector, type InspectorHandle } from './inspect-hook.js';
+import { countInotifyWatches } from './inotify-count.js';
+import { createDaemonLogger } from './logger.js';
+import type { LogLevel } from './options.js';
+
+/** The parsed flags of `volwarden daemon`. */
+export interface DaemonFlags {
+  watch?: string[];
+  config?: string;
+  statusSocket?: string;
+  stateDir?: string;
+  settleMs?: number;
+  startupDelayMs?: number;
+  inspectPort?: number;
+  record?: string;
+  logLevel: LogLevel;
+}
+
+/** Everything the daemon runs with, after flags, file and defaults are merged. */
+interface DaemonSettings {
+  config: DaemonConfig;
+  roots: string[];
+  socket: string;
+  statusSocket: string;
+  stateDir: string;
+  inspectPort?: number;
+  record?: string;
+}
+
+/**
+ * Runs the daemon in the foreground; resolves the exit code once it has stopped.
+ *
+ * @example
+ * process.exitCode = await runDaemonCommand({ watch: ['/srv/data'], logLevel: 'info' }, undefined);
+ */
+export async function runDaemonCommand(flags: DaemonFlags, socketFlag: string | undefined): Promise<number> {
+  return runDaemon(await settle(flags, socketFlag), flags);
+}
+
+async function settle(flags: DaemonFlags, socketFlag: string | undefined): Promise<DaemonSettings> {
+  const config = flags.config === undefined ? {} : await loadConfig(flags.config);
+  const defaults = defaultPaths();
+  const roots = (flags.watch ?? config.roots ?? []).map((r) => path.resolve(r));
+  if (roots.length === 0 && !config.discoverMounts) {
+    throw new CliError(EXIT.USAGE, 'nothing to watch: give --watch DIR, or a --config with "roots" or "discoverMounts"');
+  }
+  const inspectPort = flags.inspectPort ?? config.inspect?.port;
+  return {
+    config,
+    roots,
+    socket: path.resolve(socketFlag ?? config.socket ?? defaults.socket),
+    statusSocket: path.resolve(flags.statusSocket ?? config.statusSocket ?? defaults.statusSocket),
+    stateDir: path.resolve(flags.stateDir ?? config.stateDir ?? defaults.stateDir),
+    ...(inspectPort !== undefined ? { inspectPort } : {}),
+    ...(flags.record !== undefined ? { record: path.resolve(flags.record) } : {}),
+  };
+}
+
+async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<number> {
+  // Refuse before watching anything: a second daemon must not start helpers on the same volumes.
+  if (await answers(settings.socket)) throw alreadyRunning(settings.socket);
+  const log = createDaemonLogger(flags.logLevel);
+  let current: WardenHandle | undefined;
+  const stopRequested = signalLatch(log, () => reloadConfig(flags, current, log));
+
+  // The inspector exists before the warden, so the trace and the page see every actor from its birth.
+  const inspector = await attachInspector({ port: settings.inspectPort, record: settings.record });
+  const warden = openWarden(settings, flags, log, inspector ? (event) => inspector.inspect(event) : undefined);
+  current = warden;
+  try {
+    await warden.listen({ socket: settings.socket, statusSocket: settings.statusSocket });
+    await warden.start();
+  } catch (err) {
+    await inspector?.close().catch(() => {});
+    await warden.stop().catch(() => {});
+    throw isAlreadyRunning(err) ? alreadyRunning(err.socketPath) : explainStartFailure(err);
+  }
+
+  await logWatchBudget(log);
+  const volumes = warden.status().volumes.length;
+  log.info({ volumes, roots: settings.roots, socket: settings.socket, statusSocket: settings.statusSocket }, 'volwarden started');
+  process.stderr.write(
+    `volwarden: watching ${volumes} ${volumes === 1 ? 'volume' : 'volumes'}; control socket ${settings.socket}; status socket ${settings.statusSocket}` +
+      `${inspector?.url ? `; visualizer ${inspector.url}` : ''}\n`,
+  );
+
+  const signal = await stopRequested.wait;
+  log.info({ signal }, 'stopping');
+  await warden.stop();
+  await inspector?.close().catch((err: unknown) => log.warn({ err: String(err) }, 'closing the visualizer failed'));
+  log.info({}, 'stopped');
+  return EXIT.OK;
+}
+
+function openWarden(settings: DaemonSettings, flags: DaemonFlags, log: Logger, inspect: ((e: InspectionEvent) => void) | undefined): WardenHandle {
+  const { config } = settings;
+  const limits = pick(config, ['ackTimeoutMs', 'maxSubscribers', 'maxWaiters', 'maxClients', 'maxQueuedEvents', 'maxFrameBytes']);
+  const settleMs = flags.settleMs ?? config.settleMs;
+  const startupDelayMs = flags.startupDelayMs ?? config.startupDelayMs;
+  try {
+    return createWarden({
+      roots: settings.roots,
+      discoverMounts: config.discoverMounts ?? false,
+      stateDir: settings.stateDir,
+      rebuilders: config.rebuilders ?? {},
+      limits,
+      logger: log,
+      ...(settleMs !== undefined ? { settleMs } : {}),
+      ...(startupDelayMs !== undefined ? { startupDelayMs } : {}),
+      ...(inspect ? { inspect } : {}),
+    });
+  } catch (err) {
+    throw explainStartFailure(err, `state directory ${settings.stateDir}`);
+  }
+}
+
+// SPEC §3: log how much of the inotify budget this daemon uses, so an exhausted one is no mystery.
+async function logWatchBudget(log: Logger): Promise<void> {
+  const [watches, limit] = await Promise.all([countInotifyWatches(), inotifyWatchLimit()]);
+  log.info({ watches, limit }, `using ${watches ?? 'an unknown number of'} inotify watches of ${limit ?? 'an unknown limit'} (fs.inotify.max_user_watches)`);
+}
+
+// SIGTERM/SIGINT stop (once); SIGHUP re-reads the config; handlers are in place before any socket exists.
+function signalLatch(log: Logger, onHangup: () => Promise<void>): { wait: Promise<NodeJS.Signals> } {
+  let resolveStop!: (signal: NodeJS.Signals) => void;
+  const wait = new Promise<NodeJS.Signals>((resolve) => (resolveStop = resolve));
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'already stopping: waiting for helpers to exit');
+      return;
+    }
+    stopping = true;
+    resolveStop(signal);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => void onHangup());
+  return { wait };
+}
+
+// SIGHUP (SPEC §13): roots added, removed or changed follow; unchanged volumes keep their state,
+// lock holder and waiters; an invalid config is logged in one line and the running one stays.
+async function reloadConfig(flags: DaemonFlags, warden: WardenHandle | undefined, log: Logger): Promise<void> {
+  const file = flags.config;
+  if (file === undefined) {
+    log.info({}, 'SIGHUP: no --config file to re-read');
+    return;
+  }
+  let config: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    config = await loadConfig(file);
+  } catch (err) {
+    log.error({ config: file, error: err instanceof Error ? err.message : String(err) }, 'SIGHUP: config invalid; keeping the running config');
+    return;
+  }
+  // --watch on the command line overrides the file's roots, now as at start.
+  const roots = flags.watch && flags.watch.length > 0 ? flags.watch : (config.roots ?? []);
+  await warden?.core.setRoots(roots);
+  log.info({ config: file, roots }, 'SIGHUP: config reloaded');
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+function alreadyRunning(socketPath: string): CliError {
+  return new CliError(EXIT.TEMPFAIL, `already running: a daemon answers on ${socketPath}; stop it first or pass another --socket`);
+}
+
+function explainStartFailure(err: unknown, what?: string): unknown {
+  if (err instanceof WardenError || err instanceof CliError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EACCES' || e.code === 'EPERM') {
+    return new CliError(EXIT.NOPERM, `permission denied on ${e.path ?? what ?? 'a path'}: run as its owner or pass --socket/--status-socket/--state-dir`, { cause: err });
+  }
+  if (typeof e.code === 'string') {
+    return new CliError(EXIT.SOFTWARE, `cannot start: ${e.message}${what ? ` (${what})` : ''}`, { cause: err });
+  }
+  return err;
+}
+
+function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (obj[key] !== undefined) out[key] = obj[key];
+  return out;
+}
