@@ -7,6 +7,9 @@ import { STATUS_RIGHTS_ROUTINES, type Rights } from '../protocol/types.js';
 import { VERSION } from '../version.js';
 import type { Warden } from './warden.js';
 
+/** Marks a request already answered with an error. */
+const NO_REPLY = Symbol('answered');
+
 /** Where the two sockets live (SPEC §9: control 0600 in a 0700 dir, status 0666). */
 export interface ListenOptions {
   socket: string;
@@ -73,28 +76,31 @@ export class SocketRouter {
       conn.send(errorReply(req, 'EPERM', { error: `${req.routine} needs the control socket` }));
       return;
     }
-    const reply = (result: Promise<Record<string, unknown> | void> | Record<string, unknown> | void) => {
-      Promise.resolve(result).then(
-        (fields) => {
-          if (!conn.closed) conn.send(okReply(req, fields ?? {}));
-        },
-        (err: unknown) => {
-          if (conn.closed) return;
-          if (err instanceof WardenError) {
-            conn.send(errorReply(req, err.code, { error: err.message, ...(err.busyVolume !== undefined ? { busyVolume: err.busyVolume } : {}) }));
-          } else {
-            this.warden.env.log.error({ err: String(err), routine: req.routine }, 'request failed');
-            conn.send(errorReply(req, 'EINVAL', { error: String(err) }));
-          }
-        },
-      );
+    const answerError = (err: unknown) => {
+      if (conn.closed) return;
+      if (err instanceof WardenError) {
+        conn.send(errorReply(req, err.code, { error: err.message, ...(err.busyVolume !== undefined ? { busyVolume: err.busyVolume } : {}) }));
+      } else {
+        this.warden.env.log.error({ err: String(err), routine: req.routine }, 'request failed');
+        conn.send(errorReply(req, 'EINVAL', { error: String(err) }));
+      }
+    };
+    const answer = (fields: Record<string, unknown> | void) => {
+      if (!conn.closed) conn.send(okReply(req, fields ?? {}));
+    };
+    // Synchronous results are answered at once; only deferred ones (lock waits, reboot, can_unmount) wait.
+    const reply = (result: Promise<Record<string, unknown> | void> | Record<string, unknown> | void | typeof NO_REPLY) => {
+      if (result === NO_REPLY) return;
+      if (result instanceof Promise) result.then(answer, answerError);
+      else answer(result);
     };
     const client = { id: conn.id, rights: conn.rights };
-    const attempt = <T>(fn: () => T): T | Promise<never> => {
+    const attempt = <T>(fn: () => T): T | typeof NO_REPLY => {
       try {
         return fn();
       } catch (err) {
-        return Promise.reject(err);
+        answerError(err);
+        return NO_REPLY;
       }
     };
     switch (req.routine) {
