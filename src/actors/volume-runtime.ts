@@ -64,6 +64,7 @@ export class VolumeRuntime {
   private pendingPaths: string[] = [];
   /** Sources seen changing since the last rebuild began (equal-mtime ties, see checkStaleness). */
   private changedSinceRebuild = new Set<string>();
+  private lastProblems: string[] = [];
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
   private persisted = { failures: -1, attempts: -1, token: -1 };
@@ -224,7 +225,10 @@ export class VolumeRuntime {
     if (await this.installerActive()) return { installerActive: true, stale: [], problems: [] };
     if (!this.manifest) return { installerActive: false, stale: [], problems: [] };
     const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs, this.changedSinceRebuild);
-    return { installerActive: false, stale: report.stale, problems: report.problems };
+    // Caches decided from a changed file alone were not walked: keep their last known problems.
+    const problems = report.shortcut.length > 0 ? [...new Set([...report.problems, ...this.lastProblems])] : report.problems;
+    this.lastProblems = problems;
+    return { installerActive: false, stale: report.stale, problems };
   }
 
   /** SPEC §3: the installer pid file holds the pid of a live process. */

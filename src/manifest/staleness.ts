@@ -6,7 +6,8 @@
 import type { FsAdapter } from '../adapters/types.js';
 import type { StaleCache } from '../protocol/types.js';
 import { confinePath, resolveRoot, type ConfinedRoot } from './confine.js';
-import { normalizeRelative } from './path-rules.js';
+import picomatch from 'picomatch';
+import { isGlobPattern, normalizeRelative } from './path-rules.js';
 import { MANIFEST_FILE, type CacheEntry, type Manifest } from './schema.js';
 import { walkEntry, walkSource, type WalkContext, type WalkedFile } from './source-walk.js';
 
@@ -15,6 +16,11 @@ export interface StalenessReport {
   stale: StaleCache[];
   /** One line per refused entry, for `status.error`. */
   problems: string[];
+  /**
+   * Caches found stale from a changed file alone, without walking their sources: their
+   * confinement problems were not re-checked this time (keep the previous ones).
+   */
+  shortcut: string[];
 }
 
 /**
@@ -37,18 +43,54 @@ export async function checkStaleness(
   changedSince: ReadonlySet<string> = new Set(),
 ): Promise<StalenessReport> {
   const confinedRoot = await resolveRoot(fs, root);
-  if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`] };
+  if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`], shortcut: [] };
   const problems = new Set<string>();
   const outputs = await confineOutputs(fs, confinedRoot, manifest, problems);
   const ctx: WalkContext = { fs, root: confinedRoot, excluded: outputs.filter((o) => o !== null), problems };
   const stale: StaleCache[] = [];
+  const shortcut: string[] = [];
   for (const [index, cache] of manifest.caches.entries()) {
     const output = outputs[index];
     if (output === null) continue;
+    const quick = await changedFileNewer(ctx, cache, index, output, changedSince);
+    if (quick !== null) {
+      stale.push({ name: cache.name, reason: quick });
+      shortcut.push(cache.name);
+      continue;
+    }
     const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs, changedSince);
     if (reason !== null) stale.push({ name: cache.name, reason });
   }
-  return { stale, problems: [...problems] };
+  return { stale, problems: [...problems], shortcut };
+}
+
+/**
+ * The common case after a write: a file the watcher reported is newer than the output, so the
+ * cache is stale without walking every source (the check that gates a rebuild stays fast).
+ */
+async function changedFileNewer(
+  ctx: WalkContext,
+  cache: CacheEntry,
+  index: number,
+  outputReal: string,
+  changedSince: ReadonlySet<string>,
+): Promise<string | null> {
+  if (changedSince.size === 0 || changedSince.size > 64) return null;
+  const covers = cache.sources.map((source) => {
+    const norm = normalizeRelative(source);
+    if (isGlobPattern(source)) return picomatch(norm);
+    return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
+  });
+  const outputStat = await ctx.fs.stat(outputReal);
+  if (outputStat === null || outputStat.kind !== 'file') return null;
+  for (const rel of changedSince) {
+    if (!covers.some((matches) => matches(rel))) continue;
+    const confined = await confinePath(ctx.fs, ctx.root, rel, `caches[${index}].sources`);
+    if (!confined.ok || ctx.excluded.some((out) => confined.real === out || confined.real.startsWith(`${out}/`))) continue;
+    const stat = await ctx.fs.stat(confined.real);
+    if (stat?.kind === 'file' && stat.mtimeNs > outputStat.mtimeNs) return `${rel} is newer than ${normalizeRelative(cache.output)}`;
+  }
+  return null;
 }
 
 /** Real path of each cache's output, `null` where it failed confinement (that cache is skipped). */

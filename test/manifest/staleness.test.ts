@@ -21,14 +21,14 @@ describe('checkStaleness', () => {
   it('reports a missing output', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [{ name: 'out', reason: 'output missing' }], problems: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [{ name: 'out', reason: 'output missing' }], problems: [], shortcut: [] });
   });
 
   it('is clean when the output is newer than every source and the manifest', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T + 10n });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [] });
   });
 
   it('compares mtimes with nanosecond precision', async () => {
@@ -48,6 +48,20 @@ describe('checkStaleness', () => {
     expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/other.txt']))).stale).toEqual([]);
     expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/b.txt']))).stale).toEqual([
       { name: 'out', reason: 'src/b.txt changed in the same clock tick as cache/out.txt was written' },
+    ]);
+  });
+
+  it('decides from a changed file alone when it is newer, without walking (and says so)', async () => {
+    const fs = new MemoryFs();
+    await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T });
+    await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T + 5n });
+    await fs.writeFile('/vol/src/deep/b.txt', 'b', { mtimeNs: T + 9n });
+    const report = await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/a.txt']));
+    expect(report).toEqual({ stale: [{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }], problems: [], shortcut: ['out'] });
+    // A changed file that is not newer falls back to the full walk, which names the newest.
+    fs.touch('/vol/src/a.txt', T - 5n);
+    expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/a.txt']))).stale).toEqual([
+      { name: 'out', reason: 'src/deep/b.txt is newer than cache/out.txt' },
     ]);
   });
 
@@ -98,7 +112,7 @@ describe('checkStaleness', () => {
     await fs.writeFile('/vol/cache/a', 'a', { mtimeNs: T + 1n });
     await fs.writeFile('/vol/cache/b', 'b', { mtimeNs: T + 2n });
     await fs.writeFile('/vol/src.txt', 's', { mtimeNs: T });
-    expect(await checkStaleness(fs, '/vol', m, T)).toEqual({ stale: [], problems: [] });
+    expect(await checkStaleness(fs, '/vol', m, T)).toEqual({ stale: [], problems: [], shortcut: [] });
   });
 
   it('reports each stale cache of a volume', async () => {
@@ -141,6 +155,7 @@ describe('checkStaleness', () => {
         'caches[0].sources[0] ("src/evil.txt"): resolves outside the volume root',
         'caches[0].sources[1] ("link"): resolves outside the volume root',
       ],
+      shortcut: [],
     });
   });
 
@@ -166,6 +181,7 @@ describe('checkStaleness', () => {
     expect(await checkStaleness(fs, '/vol', m, T)).toEqual({
       stale: [],
       problems: ['caches[0].output ("cache/out.txt"): resolves outside the volume root'],
+      shortcut: [],
     });
   });
 
@@ -177,13 +193,14 @@ describe('checkStaleness', () => {
     expect(await checkStaleness(fs, '/vol', one, T)).toEqual({
       stale: [],
       problems: ['caches[0].sources[0] ("src/mnt"): is on another device'],
+      shortcut: [],
     });
   });
 
   it('treats a missing source as contributing nothing', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T + 1n });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [] });
   });
 
   it('works on a real directory with nanosecond mtimes', async () => {
@@ -196,7 +213,7 @@ describe('checkStaleness', () => {
       await writeFile(path.join(base, 'cache', 'out.txt'), 'o');
       await utimes(path.join(base, 'src', 'a.txt'), 1000, 1000);
       await utimes(path.join(base, 'cache', 'out.txt'), 2000, 2000);
-      expect(await checkStaleness(fs, base, one, 0n)).toEqual({ stale: [], problems: [] });
+      expect(await checkStaleness(fs, base, one, 0n)).toEqual({ stale: [], problems: [], shortcut: [] });
       await utimes(path.join(base, 'src', 'a.txt'), 3000, 3000);
       expect((await checkStaleness(fs, base, one, 0n)).stale).toEqual([{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }]);
       await rm(path.join(base, 'cache', 'out.txt'));
