@@ -119,7 +119,7 @@ export class LocalLockBackend implements LockBackend {
     const snapshot = this.actor.getSnapshot();
     const state = snapshot.status === 'active' ? (snapshot.value as LockView['state']) : 'dead';
     const { holder, queue, token } = snapshot.context;
-    return { state, ...(holder ? { holder: { ...holder } } : {}), waiters: queue.length, token };
+    return { state, ...(holder ? { holder: { ...holder } } : {}), waiters: queue.size, token };
   }
 
   private onEmitted(event: LockEmitted): void {

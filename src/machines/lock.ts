@@ -1,5 +1,6 @@
 import { assign, emit, setup } from 'xstate';
 import type { HolderView } from '../protocol/types.js';
+import { emptyFifo, fifoFirst, fifoPush, fifoRemove, fifoShift, fifoSome, fifoToArray, type Fifo } from './fifo.js';
 
 /** A client as the lock knows it: who holds or waits. `client` 0 is the daemon itself. */
 export type LockClient = HolderView;
@@ -20,7 +21,8 @@ export interface LockInput {
 export interface LockContext {
   volumeId: string;
   holder: LockClient | null;
-  queue: QueuedRequest[];
+  /** Waiters in arrival order (chunked, so 10,000 waiters stay linear). */
+  queue: Fifo<QueuedRequest>;
   token: number;
   maxWaiters: number;
 }
@@ -43,8 +45,8 @@ export type LockEmitted =
 
 /** A handoff grants to the first queued request (dead clients already left the queue). */
 const nextHolder = (context: LockContext) => {
-  const [next, ...rest] = context.queue;
-  return next ? { holder: next.client, queue: rest, token: context.token + 1 } : { holder: null };
+  const next = fifoFirst(context.queue);
+  return next ? { holder: next.client, queue: fifoShift(context.queue), token: context.token + 1 } : { holder: null };
 };
 
 /**
@@ -66,30 +68,30 @@ export const lockMachine = setup({
     requesterHolds: ({ context, event }) =>
       event.type === 'LOCK_REQUESTED' && context.holder?.client === event.client.client,
     requesterWaits: ({ context, event }) =>
-      event.type === 'LOCK_REQUESTED' && context.queue.some((q) => q.client.client === event.client.client),
+      event.type === 'LOCK_REQUESTED' && fifoSome(context.queue, (q) => q.client.client === event.client.client),
     noWait: ({ event }) => event.type === 'LOCK_REQUESTED' && !event.wait,
-    queueFull: ({ context }) => context.queue.length >= context.maxWaiters,
+    queueFull: ({ context }) => context.queue.size >= context.maxWaiters,
     callerIsHolder: ({ context, event }) =>
       event.type === 'UNLOCK_REQUESTED' &&
       context.holder?.client === event.client &&
       (event.token === undefined || event.token === context.token),
     holderDied: ({ context, event }) => event.type === 'CLIENT_DIED' && context.holder?.client === event.client,
-    hasWaiters: ({ context }) => context.queue.length > 0,
+    hasWaiters: ({ context }) => context.queue.size > 0,
   },
 }).createMachine({
   id: 'lock',
   description: 'The exclusive lock of one volume, with FIFO waiters and fencing tokens.',
-  context: ({ input }) => ({ volumeId: input.volumeId, holder: null, queue: [], token: input.token, maxWaiters: input.maxWaiters }),
+  context: ({ input }) => ({ volumeId: input.volumeId, holder: null, queue: emptyFifo<QueuedRequest>(), token: input.token, maxWaiters: input.maxWaiters }),
   initial: 'unlocked',
   on: {
     VOLUME_GONE: {
       target: '.dead',
       description: 'The volume went: every waiter gets ENOENT.',
-      actions: emit(({ context }) => ({ type: 'dead' as const, waiters: context.queue })),
+      actions: emit(({ context }) => ({ type: 'dead' as const, waiters: fifoToArray(context.queue) })),
     },
     WAITER_LEFT: {
       description: 'A waiter was cancelled, timed out or its client died.',
-      actions: assign(({ context, event }) => ({ queue: context.queue.filter((q) => q.waiterId !== event.waiterId) })),
+      actions: assign(({ context, event }) => ({ queue: fifoRemove(context.queue, (q) => q.waiterId === event.waiterId) })),
     },
   },
   states: {
@@ -137,12 +139,12 @@ export const lockMachine = setup({
           {
             description: 'Queued behind the holder (FIFO).',
             actions: [
-              assign(({ context, event }) => ({ queue: [...context.queue, { waiterId: event.requestId, client: event.client }] })),
+              assign(({ context, event }) => ({ queue: fifoPush(context.queue, { waiterId: event.requestId, client: event.client }) })),
               emit(({ context, event }) => ({
                 type: 'queued' as const,
                 requestId: event.requestId,
                 client: event.client,
-                position: context.queue.length,
+                position: context.queue.size,
               })),
             ],
           },
@@ -171,12 +173,12 @@ export const lockMachine = setup({
             description: 'The holder died without unlocking: a failure, then handoff.',
             actions: [
               emit(({ context }) => ({ type: 'holderDied' as const, holder: context.holder! })),
-              assign(({ context, event }) => ({ queue: context.queue.filter((q) => q.client.client !== event.client) })),
+              assign(({ context, event }) => ({ queue: fifoRemove(context.queue, (q) => q.client.client === event.client) })),
             ],
           },
           {
             description: 'A waiting client died: it leaves the queue.',
-            actions: assign(({ context, event }) => ({ queue: context.queue.filter((q) => q.client.client !== event.client) })),
+            actions: assign(({ context, event }) => ({ queue: fifoRemove(context.queue, (q) => q.client.client === event.client) })),
           },
         ],
       },
@@ -191,8 +193,8 @@ export const lockMachine = setup({
           actions: [
             emit(({ context }) => ({
               type: 'granted' as const,
-              requestId: context.queue[0]!.waiterId,
-              client: context.queue[0]!.client,
+              requestId: fifoFirst(context.queue)!.waiterId,
+              client: fifoFirst(context.queue)!.client,
               token: context.token + 1,
             })),
             assign(({ context }) => nextHolder(context)),

@@ -3,6 +3,7 @@ import { createActor, getNextSnapshot, type SnapshotFrom } from 'xstate';
 import { createTestModel, type TestParam, type TestPath } from 'xstate/graph';
 import { simulatedClock } from '../../src/adapters/clock.js';
 import { lockMachine, type LockClient, type LockEmitted, type LockEvent, type LockInput } from '../../src/machines/lock.js';
+import { fifoToArray } from '../../src/machines/fifo.js';
 
 // Model-based test (SPEC §5): xstate/graph walks the lock machine over a small concrete event space
 // (three clients), and every path is replayed against a real actor; the §5 invariants are checked
@@ -37,7 +38,8 @@ function modelEvents(clients: number[], withNoWait = true) {
 // Everything the machine's behaviour depends on. Tokens grow forever, so the walk stops at a bound;
 // with three clients every holder/queue arrangement is reachable well below it.
 function stateKey(snapshot: Snapshot): string {
-  const { holder, queue, token } = snapshot.context;
+  const { holder, token } = snapshot.context;
+  const queue = fifoToArray(snapshot.context.queue);
   return JSON.stringify([snapshot.value, snapshot.status, holder?.client ?? null, queue.map((q) => [q.waiterId, q.client.client]), token]);
 }
 
@@ -67,7 +69,7 @@ function startHarness(input: LockInput) {
 
   const send = (event: LockEvent): void => {
     stepStart = emitted.length;
-    queueBefore = actor.getSnapshot().context.queue.map((q) => q.waiterId);
+    queueBefore = fifoToArray(actor.getSnapshot().context.queue).map((q) => q.waiterId);
     lastEvent = event;
     actor.send(event);
   };
@@ -77,7 +79,9 @@ function startHarness(input: LockInput) {
     const step = emitted.slice(stepStart);
     expect(stateKey(real)).toBe(stateKey(expected));
 
-    const { holder, queue, token } = real.context;
+    const { holder, token } = real.context;
+    const queue = fifoToArray(real.context.queue);
+    expect(real.context.queue.size).toBe(queue.length);
     // The holder never also waits; nobody waits twice; the queue respects maxWaiters.
     if (holder) expect(queue.map((q) => q.client.client)).not.toContain(holder.client);
     expect(new Set(queue.map((q) => q.client.client)).size).toBe(queue.length);
