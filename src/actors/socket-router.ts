@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { WardenError } from '../errors.js';
 import { listenUnix, type Connection, type SocketHandlers, type SocketListener } from '../adapters/socket-server.js';
+import type { InspectionSource } from '../inspect/source.js';
+import { streamInspection, type InspectionStream } from '../inspect/wire-stream.js';
 import { decodeRequest, type Request } from '../protocol/requests.js';
 import { errorReply, okReply } from '../protocol/replies.js';
 import { STATUS_RIGHTS_ROUTINES, type Rights } from '../protocol/types.js';
@@ -14,6 +16,8 @@ const NO_REPLY = Symbol('answered');
 export interface ListenOptions {
   socket: string;
   statusSocket?: string;
+  /** The warden's inspection hub, relayed by the `inspect` routine (`volwarden visualize`); without it `inspect` is `BAD_ID`. */
+  inspection?: InspectionSource;
 }
 
 /** Opens sockets however the environment does (real Unix sockets, or the in-memory twin). */
@@ -28,6 +32,9 @@ export type Listen = (
  */
 export class SocketRouter {
   private readonly listeners: SocketListener[] = [];
+  // --- inspection relay (routine `inspect`) ---
+  private inspection: InspectionSource | undefined;
+  private readonly inspectStreams = new Map<number, InspectionStream>();
 
   constructor(private readonly warden: Warden, private readonly listen: Listen = listenUnix) {}
 
@@ -35,6 +42,7 @@ export class SocketRouter {
     const allocateId = () => this.warden.clients.allocateId();
     const onError = (err: unknown, context: string) => this.warden.env.log.warn({ err: String(err), context }, 'socket error');
     const handlers = this.handlers();
+    this.inspection = options.inspection ?? this.inspection;
     this.listeners.push(
       await this.listen({ path: path.resolve(options.socket), rights: 'control', socketMode: 0o600, dirMode: 0o700, allocateId, onError }, handlers),
     );
@@ -49,6 +57,8 @@ export class SocketRouter {
   async close(): Promise<void> {
     const listeners = this.listeners.splice(0);
     await Promise.all(listeners.map((l) => l.close()));
+    for (const stream of this.inspectStreams.values()) stream.stop();
+    this.inspectStreams.clear();
   }
 
   private handlers(): SocketHandlers {
@@ -60,7 +70,10 @@ export class SocketRouter {
         return true;
       },
       onMessage: (conn, msg) => this.dispatch(conn, msg),
-      onClose: (conn) => warden.clients.died(conn.id),
+      onClose: (conn) => {
+        this.stopInspectStream(conn.id);
+        warden.clients.died(conn.id);
+      },
     };
   }
 
@@ -136,6 +149,27 @@ export class SocketRouter {
         return reply(attempt(() => ({ state: warden.check(client, req.args.volume) })));
       case 'retry':
         return reply(attempt(() => warden.retry(client, req.args.volume)));
+      case 'inspect':
+        return this.startInspectStream(conn, req);
     }
+  }
+
+  // --- inspection relay (routine `inspect`): reply with the present, then stream every record ---
+
+  private startInspectStream(conn: Connection, req: Request): void {
+    if (this.inspection === undefined) {
+      conn.send(errorReply(req, 'BAD_ID', { error: 'this warden has no inspection hub to relay' }));
+      return;
+    }
+    // A second `inspect` on the same connection starts over from a fresh snapshot.
+    this.stopInspectStream(conn.id);
+    const stream = streamInspection(this.inspection, conn);
+    this.inspectStreams.set(conn.id, stream);
+    conn.send(okReply(req, { ...stream.snapshot }));
+  }
+
+  private stopInspectStream(connId: number): void {
+    this.inspectStreams.get(connId)?.stop();
+    this.inspectStreams.delete(connId);
   }
 }

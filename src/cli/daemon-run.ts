@@ -84,7 +84,7 @@ async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<
   const warden = openWarden(settings, flags, log, inspector ? (event) => inspector.inspect(event) : undefined);
   current = warden;
   try {
-    await warden.listen({ socket: settings.socket, statusSocket: settings.statusSocket });
+    await warden.listen({ socket: settings.socket, statusSocket: settings.statusSocket, inspection: inspector.hub });
     await warden.start();
   } catch (err) {
     await inspector?.close().catch(() => {});

@@ -34,10 +34,19 @@ export interface TraceRecorder {
   close(): Promise<void>;
 }
 
+// An actor's latest snapshot; summarized into `info` only once someone looks (a listener or `actors()`).
 interface Tracked {
-  info: ActorInfo;
-  fingerprint: string;
+  ref: ActorRefShape;
+  snapshot: SnapshotShape;
+  info?: ActorInfo;
+  fingerprint?: string;
   removal?: unknown;
+}
+
+interface SnapshotShape {
+  status?: unknown;
+  value?: unknown;
+  context?: unknown;
 }
 
 interface ActorRefShape {
@@ -110,7 +119,7 @@ export class InspectionHub {
 
   /** The actors alive now (and those that finished less than `graceMs` ago). */
   actors(): ActorInfo[] {
-    return [...this.tracked.values()].map((t) => t.info);
+    return [...this.tracked.values()].map((t) => summarized(t).info);
   }
 
   /** The most recent events, oldest first, at most `logLimit`. */
@@ -183,7 +192,7 @@ export class InspectionHub {
         this.onEvent(ref, event.sourceRef as unknown as ActorRefShape | undefined, event.event.type);
         return;
       case '@xstate.snapshot':
-        this.onSnapshot(ref, event.snapshot as { status?: unknown; value?: unknown; context?: unknown });
+        this.onSnapshot(ref, event.snapshot as SnapshotShape);
         return;
       default:
         return;
@@ -209,29 +218,28 @@ export class InspectionHub {
     this.emit(record);
   }
 
-  private onSnapshot(ref: ActorRefShape, snapshot: { status?: unknown; value?: unknown; context?: unknown }): void {
-    const machine = isStateMachine(ref.logic) ? ref.logic : undefined;
-    const machineId = machine?.id ?? null;
-    const parentId = ref._parent?.id;
-    const info: ActorInfo = {
-      sessionId: ref.sessionId,
-      id: ref.id,
-      kind: actorKind(machineId, ref.id),
-      machineId,
-      parent: typeof parentId === 'string' ? parentId : null,
-      state: machine === undefined ? null : jsonSafe(snapshot.value),
-      status: typeof snapshot.status === 'string' ? snapshot.status : 'active',
-      context: summarizeContext(snapshot.context),
-    };
-    const fingerprint = JSON.stringify([info.state, info.status, info.context]);
+  private onSnapshot(ref: ActorRefShape, snapshot: SnapshotShape): void {
     const previous = this.tracked.get(ref.sessionId);
-    if (previous?.fingerprint === fingerprint) return;
+    const tracked: Tracked = { ref, snapshot };
+    if (this.listeners.size > 0) {
+      // Someone is watching: summarize now, and only tell them about real changes.
+      const { info, fingerprint } = summarized(tracked);
+      if (previous !== undefined && summarized(previous).fingerprint === fingerprint) return;
+      this.replace(previous, tracked);
+      this.emit({ kind: 'actor', t: this.now(), actor: info });
+    } else {
+      // Nobody is watching (the daemon's usual case): keep the snapshot, summarize it on demand.
+      this.replace(previous, tracked);
+    }
+  }
+
+  private replace(previous: Tracked | undefined, tracked: Tracked): void {
     if (previous?.removal !== undefined) this.clock.clearTimeout(previous.removal);
-    const tracked: Tracked = { info, fingerprint };
-    this.tracked.set(ref.sessionId, tracked);
-    this.emit({ kind: 'actor', t: this.now(), actor: info });
-    if (info.status !== 'active') {
-      tracked.removal = this.clock.setTimeout(() => this.remove(ref.sessionId), this.graceMs);
+    const sessionId = tracked.ref.sessionId;
+    this.tracked.set(sessionId, tracked);
+    const status = typeof tracked.snapshot.status === 'string' ? tracked.snapshot.status : 'active';
+    if (status !== 'active') {
+      tracked.removal = this.clock.setTimeout(() => this.remove(sessionId), this.graceMs);
     }
   }
 
@@ -239,7 +247,7 @@ export class InspectionHub {
     const tracked = this.tracked.get(sessionId);
     if (tracked === undefined) return;
     this.tracked.delete(sessionId);
-    this.emit({ kind: 'removed', t: this.now(), sessionId, id: tracked.info.id });
+    this.emit({ kind: 'removed', t: this.now(), sessionId, id: tracked.ref.id });
   }
 
   private emit(record: InspectRecord): void {
@@ -253,9 +261,32 @@ export class InspectionHub {
   }
 }
 
+// Turns a tracked snapshot into what the page lists, once; later calls reuse it.
+function summarized(tracked: Tracked): { info: ActorInfo; fingerprint: string } {
+  if (tracked.info !== undefined && tracked.fingerprint !== undefined) return { info: tracked.info, fingerprint: tracked.fingerprint };
+  const { ref, snapshot } = tracked;
+  const machine = isStateMachine(ref.logic) ? ref.logic : undefined;
+  const machineId = machine?.id ?? null;
+  const parentId = ref._parent?.id;
+  const info: ActorInfo = {
+    sessionId: ref.sessionId,
+    id: ref.id,
+    kind: actorKind(machineId, ref.id),
+    machineId,
+    parent: typeof parentId === 'string' ? parentId : null,
+    state: machine === undefined ? null : jsonSafe(snapshot.value),
+    status: typeof snapshot.status === 'string' ? snapshot.status : 'active',
+    context: summarizeContext(snapshot.context),
+  };
+  tracked.info = info;
+  tracked.fingerprint = JSON.stringify([info.state, info.status, info.context]);
+  return { info, fingerprint: tracked.fingerprint };
+}
+
 // State values are strings or nested plain objects of strings; anything else is not drawn.
 function jsonSafe(value: unknown): unknown {
   if (value === undefined) return null;
+  if (typeof value === 'string') return value;
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
   } catch {

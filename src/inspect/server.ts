@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WardenError } from '../errors.js';
-import type { InspectionHub } from './hub.js';
 import type { InspectRecord } from './records.js';
+import type { InspectionSource } from './source.js';
 import { sendText, serveStatic } from './static-files.js';
 
 /** Where and how the visualizer is served. */
@@ -17,6 +17,8 @@ export interface InspectServerOptions {
   staticDir?: string;
   /** A page whose socket has more than this waiting to be sent is dropped. Default 4 MiB. */
   maxBufferedBytes?: number;
+  /** The flag a person changes when the port is taken, named in the error. Default `--inspect-port`. */
+  portFlag?: string;
 }
 
 /** A running visualizer server. */
@@ -42,7 +44,7 @@ const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../visualizer/dist', import
  * console.log(`visualizer at ${server.url}`);
  * await server.close();
  */
-export async function startInspectServer(hub: InspectionHub, options: InspectServerOptions): Promise<InspectServer> {
+export async function startInspectServer(hub: InspectionSource, options: InspectServerOptions): Promise<InspectServer> {
   const host = '127.0.0.1';
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
@@ -100,7 +102,7 @@ export async function startInspectServer(hub: InspectionHub, options: InspectSer
   });
 
   try {
-    boundPort = await listen(server, options.port, host);
+    boundPort = await listen(server, options.port, host, options.portFlag ?? '--inspect-port');
   } catch (err) {
     unsubscribe();
     wss.close();
@@ -124,7 +126,7 @@ export async function startInspectServer(hub: InspectionHub, options: InspectSer
   };
 }
 
-async function handleRequest(hub: InspectionHub, staticDir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleRequest(hub: InspectionSource, staticDir: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendText(res, 405, 'method not allowed');
     return;
@@ -171,11 +173,11 @@ function isAllowedOrigin(req: IncomingMessage, port: number): boolean {
   return origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}`;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server, port: number, host: string, portFlag: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(listenError(err, port));
+      reject(listenError(err, port, portFlag));
     };
     const onListening = () => {
       server.off('error', onError);
@@ -188,12 +190,12 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-function listenError(err: NodeJS.ErrnoException, port: number): WardenError {
+function listenError(err: NodeJS.ErrnoException, port: number, portFlag: string): WardenError {
   if (err.code === 'EADDRINUSE') {
-    return new WardenError('EINVAL', `inspect port ${port} is already in use: choose another with --inspect-port`, { cause: err });
+    return new WardenError('EINVAL', `inspect port ${port} is already in use: choose another with ${portFlag}`, { cause: err });
   }
   if (err.code === 'EACCES') {
-    return new WardenError('EINVAL', `inspect port ${port} needs privileges: choose one above 1023 with --inspect-port`, { cause: err });
+    return new WardenError('EINVAL', `inspect port ${port} needs privileges: choose one above 1023 with ${portFlag}`, { cause: err });
   }
   return new WardenError('EINVAL', `cannot serve the visualizer on port ${port}: ${err.code ?? err.message}`, { cause: err });
 }

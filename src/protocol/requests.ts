@@ -26,6 +26,8 @@ export const REQUEST_SCHEMAS = {
   can_unmount: z.object({ volume: volume() }),
   check: z.object({ volume: volume() }),
   retry: z.object({ volume: volume() }),
+  // Relay of the inspection stream (volwarden visualize): no arguments.
+  inspect: z.object({}),
 } satisfies Record<RoutineName, z.ZodType>;
 
 /** The parsed arguments of one routine, defaults applied. */

@@ -18,14 +18,19 @@ export const ROUTINES = {
   can_unmount: 1010,
   check: 1011,
   retry: 1012,
+  // volwarden visualize: the inspection relay (SPEC §14).
+  inspect: 1013,
 } as const;
 export type RoutineName = keyof typeof ROUTINES;
 export const NOTIFICATION_ID = 2000;
+/** Streamed inspection records (daemon → client) after an `inspect` reply: `{id: 2001, records: [...]}`. */
+export const INSPECT_FRAME_ID = 2001;
 export const REPLY_OFFSET = 100;
 
 /** Routines a status-socket client may call (SPEC §9); anything else there is `EPERM`. */
 export const STATUS_RIGHTS_ROUTINES: ReadonlySet<RoutineName> = new Set([
   'hello', 'status', 'subscribe', 'unsubscribe', 'ack', 'can_unmount',
+  'inspect',
 ]);
 
 export type Rights = 'control' | 'status';

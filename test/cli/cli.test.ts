@@ -221,6 +221,7 @@ describe('volwarden CLI without a daemon', () => {
     expect(flag.stderr.trim().split('\n')).toHaveLength(1);
     expect(flag.stderr).toContain('--bogus');
     expect(missingArg.code).toBe(64);
-    expect(visualize).toMatchObject({ code: 69, stderr: 'volwarden visualize: not available yet\n' });
+    expect(visualize.code).toBe(69);
+    expect(visualize.stderr).toMatch(/not reachable/);
   });
 });

@@ -239,3 +239,32 @@ describe('InspectionHub.record', () => {
     expect(lines).toHaveLength(2);
   });
 });
+
+describe('InspectionHub with nobody watching', () => {
+  it('keeps the present current without listeners and summarizes it only when asked', () => {
+    const clock = new SimulatedClock();
+    const hub = new InspectionHub({ clock, graceMs: 1000 });
+    const volume = createActor(demoVolumeMachine, { id: 'volume:path:/lazy', inspect: hub.observer, clock, input: { id: 'path:/lazy', root: '/lazy' } }).start();
+    volume.send({ type: 'CHANGE' });
+    expect(hub.actors()).toMatchObject([{ id: 'volume:path:/lazy', state: { busy: 'settling' }, context: { root: '/lazy' } }]);
+
+    const records: InspectRecord[] = [];
+    hub.subscribe((record) => records.push(record));
+    volume.send({ type: 'PING' });
+    volume.send({ type: 'REMOVE' });
+    expect(records.filter((r) => r.kind === 'actor').map((r) => r.kind === 'actor' && r.actor.state)).toEqual(['gone']);
+    clock.increment(1000);
+    expect(records.at(-1)).toMatchObject({ kind: 'removed', id: 'volume:path:/lazy' });
+    expect(hub.actors()).toEqual([]);
+  });
+
+  it('still drops a finished actor after the grace period when nobody watches', () => {
+    const clock = new SimulatedClock();
+    const hub = new InspectionHub({ clock, graceMs: 1000 });
+    const volume = createActor(demoVolumeMachine, { id: 'volume:path:/gone', inspect: hub.observer, clock, input: { id: 'path:/gone', root: '/gone' } }).start();
+    volume.send({ type: 'REMOVE' });
+    expect(hub.actors()).toMatchObject([{ state: 'gone', status: 'done' }]);
+    clock.increment(1000);
+    expect(hub.actors()).toEqual([]);
+  });
+});

@@ -113,10 +113,6 @@ describe.skipIf(!hasChromium && !inCi)('visualizer page in Chromium', () => {
     expect(await page.locator('[data-testid="log-row"][data-type="CHANGE"]').count()).toBe(0);
     await page.locator('[data-testid="log-filter"]').fill('');
     await expect.poll(() => page.locator('[data-testid="log-row"][data-type="CHANGE"]').count()).toBe(1);
-    if (process.env.UPDATE_SCREENSHOT === '1') {
-      await mkdir(join(repo, 'docs'), { recursive: true });
-      await page.screenshot({ path: join(repo, 'docs/visualizer.png') });
-    }
   });
 
   it('replays a recorded trace step by step with the same views', async () => {

@@ -7,7 +7,7 @@ import { formatTime } from './format.js';
 import { buildLayoutInput, type LayoutInput } from './layout-input.js';
 import { connectLive, type ConnectionStatus } from './live-connection.js';
 import { actorStateText, renderActorList } from './render-actors.js';
-import { highlightStates, renderChart } from './render-chart.js';
+import { highlightStates, renderChart, revealActive } from './render-chart.js';
 import { renderLog } from './render-log.js';
 import { readTrace, TraceReplay } from './trace-reader.js';
 import { applyRecord, emptyView, filterLog, findActor, groupActors, type ViewState } from './view-state.js';
@@ -33,6 +33,8 @@ const state = {
   drawnDefinition: undefined as MachineDefinition | undefined,
   renderQueued: false,
   actorIdsKey: '',
+  // Which actor and active states the chart was last scrolled to.
+  revealedKey: '',
 };
 const elk = new ELK();
 const layouts = new WeakMap<MachineDefinition, Promise<Layout>>();
@@ -124,13 +126,20 @@ function renderSelected(view: ViewState): void {
   const active = activePaths(actor.state);
   if (state.drawnDefinition === definition) {
     highlightStates(el.chart, active);
+    const revealKey = `${actor.sessionId} ${[...active].sort().join(' ')}`;
+    if (revealKey !== state.revealedKey) {
+      state.revealedKey = revealKey;
+      revealActive(el.chart);
+    }
     return;
   }
   state.drawnDefinition = definition;
+  state.revealedKey = '';
   el.chart.replaceChildren(h('p', { class: 'empty' }, 'Laying out the statechart…'));
   layoutOf(definition).then((layout) => {
     if (state.drawnDefinition !== definition) return;
     renderChart(el.chart, layout.laidOut, layout.input);
+    state.revealedKey = '';
     scheduleRender();
   }, (err: unknown) => {
     el.chart.replaceChildren(h('p', { class: 'empty' }, `The statechart could not be laid out: ${messageOf(err)}`));

@@ -105,3 +105,25 @@ function nodeTooltip(meta: NodeMeta): string {
   lines.push(...meta.notes);
   return lines.join('\n');
 }
+
+/**
+ * Scrolls the chart so the innermost active state is in view (centred when it was not), since a
+ * daemon's volume chart is larger than the pane. Call it when the active states change, not on
+ * every render, so it never fights a person panning the chart.
+ *
+ * @example
+ * highlightStates(chartDiv, active);
+ * if (activeChanged) revealActive(chartDiv);
+ */
+export function revealActive(container: HTMLElement): void {
+  const active = container.querySelectorAll<SVGGElement>('g[data-state-path][data-active="true"]');
+  // Children are drawn after their parents: the last active group is the innermost state.
+  const target = active[active.length - 1]?.querySelector('.box');
+  if (target === undefined || target === null) return;
+  const box = target.getBoundingClientRect();
+  const view = container.getBoundingClientRect();
+  const fullyVisible = box.left >= view.left && box.right <= view.right && box.top >= view.top && box.bottom <= view.bottom;
+  if (fullyVisible) return;
+  container.scrollLeft += box.left + box.width / 2 - (view.left + view.width / 2);
+  container.scrollTop += box.top + box.height / 2 - (view.top + view.height / 2);
+}
