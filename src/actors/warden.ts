@@ -17,6 +17,9 @@ import { RebootRuntime } from './reboot-runtime.js';
 import { SubscriberHub } from './subscriber-hub.js';
 import { VolumeRuntime, type RebuildFunction } from './volume-runtime.js';
 
+/** Node timers fire at once past this (TimeoutOverflowWarning), so longer waits are refused. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Options of {@link createWarden} (SPEC §12, §13). */
 export interface WardenOptions {
   /** Volume roots to watch (absolute, or relative to the current directory). */
@@ -170,6 +173,9 @@ export class Warden {
   /** `lock_volume`, with SPEC §5's checks in order. */
   async lockVolume(client: ClientRef, ref: string, options: { wait: boolean; timeoutMs?: number }): Promise<{ token: number }> {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_volume needs the control socket');
+    if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 0 && options.timeoutMs <= MAX_TIMER_MS)) {
+      throw new WardenError('EINVAL', `timeoutMs must be an integer from 0 to ${MAX_TIMER_MS}`);
+    }
     if (this.state() === 'starting') throw new WardenError('EAGAIN');
     if (this.reboot.held()) throw new WardenError('ENOLCK', 'the reboot lock is held: volume locks are refused until it is released');
     const volume = this.volume(ref);
@@ -419,7 +425,9 @@ export class Warden {
       }
       const stale = await volume.staleNow();
       if (stale.length > 0) {
-        volume.actor.send({ type: 'CHECK_REQUESTED' });
+        // A suspended volume cannot rebuild while its installer runs: a check would only bounce it
+        // back to suspended, re-triggering this examination without time passing (a livelock).
+        if (volume.state() !== 'suspended') volume.actor.send({ type: 'CHECK_REQUESTED' });
         busy ??= volume.id;
       }
     }

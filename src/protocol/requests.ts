@@ -10,11 +10,13 @@ import { REPLY_OFFSET, ROUTINES, type RoutineName } from './types.js';
 
 const int = () => z.number().int();
 const volume = () => z.string().min(1).max(8192);
+/** Node fires longer timers at once (TimeoutOverflowWarning): a huge `timeoutMs` would mean "now". */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Argument schemas, one per routine: the single source of truth for what each accepts. */
 export const REQUEST_SCHEMAS = {
   hello: z.object({ name: z.string().max(256).optional(), pid: int().optional() }),
-  lock_volume: z.object({ volume: volume(), wait: z.boolean().default(false), timeoutMs: int().nonnegative().optional() }),
+  lock_volume: z.object({ volume: volume(), wait: z.boolean().default(false), timeoutMs: int().nonnegative().max(MAX_TIMER_MS).optional() }),
   unlock_volume: z.object({ volume: volume(), status: int().default(0), token: int().optional() }),
   lock_cancel: z.object({ volume: volume() }),
   lock_reboot: z.object({ wait: z.boolean().default(false) }),
