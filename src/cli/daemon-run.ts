@@ -17,6 +17,7 @@ import { CliError, EXIT } from './exit-codes.js';
 import { attachInspector, type InspectorHandle } from './inspect-hook.js';
 import { countInotifyWatches } from './inotify-count.js';
 import { createDaemonLogger } from './logger.js';
+import { notifyReady, notifyStopping } from './sd-notify.js';
 import type { LogLevel } from './options.js';
 
 /** The parsed flags of `volwarden daemon`. */
@@ -100,8 +101,11 @@ async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<
       `${inspector?.url ? `; visualizer ${inspector.url}` : ''}\n`,
   );
 
+  await notifyReady({ log }, `watching ${volumes} ${volumes === 1 ? 'volume' : 'volumes'}`);
+
   const signal = await stopRequested.wait;
   log.info({ signal }, 'stopping');
+  await notifyStopping({ log });
   await warden.stop();
   await inspector?.close().catch((err: unknown) => log.warn({ err: String(err) }, 'closing the visualizer failed'));
   log.info({}, 'stopped');
