@@ -138,7 +138,7 @@ export class LocalLockBackend implements LockBackend {
         return;
       }
       case 'refused': {
-        const error = new WardenError(event.code);
+        const error = new WardenError(event.code, this.refusal(event.code));
         if (event.requestId === 'unlock') this.unlockOutcome = error;
         else this.take(event.requestId)?.reject(error);
         return;
@@ -153,6 +153,20 @@ export class LocalLockBackend implements LockBackend {
       case 'dead':
         for (const queued of event.waiters) this.waiters.get(queued.waiterId)?.actor.send({ type: 'VOLUME_GONE' });
         return;
+    }
+  }
+
+  /** A refusal in words that fit this lock (the shared defaults cover several routines). */
+  private refusal(code: Extract<LockEmitted, { type: 'refused' }>['code']): string {
+    const holder = this.holder();
+    const by = holder ? ` by ${holder.name || `client ${holder.client}`}` : '';
+    switch (code) {
+      case 'EDEADLK': return `you already hold the lock of ${this.volumeId}`;
+      case 'EALREADY': return `you already wait for the lock of ${this.volumeId}`;
+      case 'EBUSY': return `${this.volumeId} is locked${by}: wait for it or try again later`;
+      case 'ENOBUFS': return `too many waiters already queue for ${this.volumeId}: try again later`;
+      case 'ENOLCK': return `${this.volumeId} is not locked`;
+      case 'EPERM': return `you do not hold the lock of ${this.volumeId} (or your token is not the current one)`;
     }
   }
 

@@ -13,6 +13,11 @@ interface Pending {
 export interface RebootHost {
   /** Examines every volume (SPEC §6): the first busy volume's id, or null when all are clean. */
   examine(): Promise<string | null>;
+  /**
+   * The first volume that is locked or rebuilding right now, without looking at files. Called in
+   * the same tick as a grant, so a volume locked while `examine` was reading cannot slip past it.
+   */
+  busyNow(): string | null;
   heldChanged(held: boolean, holder: HolderView): void;
 }
 
@@ -50,12 +55,17 @@ export class RebootRuntime {
     }
     // Its death was already delivered: granting now would leave the lock held by nobody alive.
     if (request.died) throw new WardenError('ECONNRESET', 'the client disconnected while the volumes were examined');
+    if (state !== 'held') busyVolume ??= this.host.busyNow();
     const requestId = `reboot#${this.nextRequest++}`;
-    return new Promise<void>((resolve, reject) => {
+    const answer = new Promise<void>((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject });
       this.actor.send({ type: 'REBOOT_REQUESTED', requestId, client, wait, busyVolume });
       this.pending.delete(requestId);
     });
+    // What made it wait may have cleared while the volumes were examined (a handoff re-examines
+    // only a waiting lock): look once more now that it waits, or it could wait for ever.
+    if (this.actor.getSnapshot().context.waiter?.client === client.client) this.reexamine();
+    return answer;
   }
 
   unlock(client: number): void {
@@ -83,7 +93,7 @@ export class RebootRuntime {
     void this.host.examine().then(
       (busy) => {
         this.reexamining = false;
-        if (busy === null) this.actor.send({ type: 'VOLUMES_SETTLED' });
+        if (busy === null && this.host.busyNow() === null) this.actor.send({ type: 'VOLUMES_SETTLED' });
         if (this.reexamineAgain) {
           this.reexamineAgain = false;
           this.reexamine();
@@ -124,7 +134,7 @@ export class RebootRuntime {
         return;
       case 'refused':
         this.pending.get(event.requestId)?.reject(
-          new WardenError(event.code, undefined, event.busyVolume !== undefined ? { busyVolume: event.busyVolume } : undefined),
+          new WardenError(event.code, rebootRefusal(event), event.busyVolume !== undefined ? { busyVolume: event.busyVolume } : undefined),
         );
         return;
       case 'released':
@@ -135,5 +145,18 @@ export class RebootRuntime {
         this.waiterPending = null;
         return;
     }
+  }
+}
+
+/** A reboot-lock refusal in words (the shared defaults speak of volume locks). */
+function rebootRefusal(event: Extract<RebootEmitted, { type: 'refused' }>): string {
+  switch (event.code) {
+    case 'EALREADY': return 'the reboot lock is already held: a shutdown may proceed';
+    case 'EBUSY':
+      return event.busyVolume !== undefined
+        ? `${event.busyVolume} is busy (locked, stale or rebuilding): try again, or wait for it`
+        : 'another caller already waits for the reboot lock';
+    case 'ENOLCK': return 'the reboot lock is not held';
+    case 'EPERM': return 'you do not hold the reboot lock';
   }
 }

@@ -5,7 +5,7 @@ import type { InspectionSource } from '../inspect/source.js';
 import { streamInspection, type InspectionStream } from '../inspect/wire-stream.js';
 import { decodeRequest, type Request } from '../protocol/requests.js';
 import { errorReply, okReply } from '../protocol/replies.js';
-import { STATUS_RIGHTS_ROUTINES, type Rights } from '../protocol/types.js';
+import type { Rights } from '../protocol/types.js';
 import { VERSION } from '../version.js';
 import type { Warden } from './warden.js';
 
@@ -79,16 +79,12 @@ export class SocketRouter {
 
   private dispatch(conn: Connection, msg: Record<string, unknown>): void {
     const warden = this.warden;
-    const decoded = decodeRequest(msg);
+    const decoded = decodeRequest(msg, conn.rights);
     if (!decoded.ok) {
       conn.send(decoded.reply);
       return;
     }
     const req = decoded as Request;
-    if (conn.rights === 'status' && !STATUS_RIGHTS_ROUTINES.has(req.routine)) {
-      conn.send(errorReply(req, 'EPERM', { error: `${req.routine} needs the control socket` }));
-      return;
-    }
     const answerError = (err: unknown) => {
       if (conn.closed) return;
       if (err instanceof WardenError) {

@@ -73,6 +73,8 @@ export class Warden {
   private controlSocketPath: string | undefined;
   private startedAt = 0;
   private started = false;
+  /** Settles once start() has loaded every volume: a reboot examination needs them all. */
+  private startup: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private mountsCache: MountEntry[] = [];
   /** In-process lease holders to tell when their lock is lost (volume gone, warden stopped). */
@@ -105,6 +107,10 @@ export class Warden {
     this.clients = new ClientRegistry(this.env, (id) => this.clientDied(id));
     this.reboot = new RebootRuntime(this.env, {
       examine: () => this.examineForReboot(),
+      busyNow: () => {
+        for (const volume of this.volumes.values()) if (busyWithoutLooking(volume)) return volume.id;
+        return null;
+      },
       heldChanged: (held, holder) => {
         if (held) this.publish({ type: 'reboot.locked', volume: '*', holder });
         for (const volume of this.volumes.values()) volume.actor.send({ type: 'REBOOT_LOCK_CHANGED', held });
@@ -120,8 +126,12 @@ export class Warden {
   }
 
   /** Starts watching every root; resolves once every volume has loaded its manifest. */
-  async start(): Promise<void> {
-    if (this.started) return;
+  start(): Promise<void> {
+    this.startup ??= this.doStart();
+    return this.startup;
+  }
+
+  private async doStart(): Promise<void> {
     this.started = true;
     this.startedAt = this.adapters.clock.now();
     this.actor.start();
@@ -194,6 +204,11 @@ export class Warden {
 
   async lockReboot(client: ClientRef, wait: boolean): Promise<void> {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_reboot needs the control socket');
+    // Volumes still loading are not known yet: examining now would call them all clean.
+    if (this.state() === 'starting') {
+      if (this.startup === null) throw new WardenError('EAGAIN');
+      await this.startup;
+    }
     await this.reboot.lock(this.clients.holderView(client.id), wait);
   }
 
@@ -212,7 +227,8 @@ export class Warden {
     const stale = await volume.staleNow();
     if (stale.length > 0) {
       volume.actor.send({ type: 'CHECK_REQUESTED' });
-      throw new WardenError('EBUSY', `${volume.id} is stale: ${stale[0]!.reason}; a rebuild was started`);
+      const next = this.reboot.held() ? 'it rebuilds once the reboot lock is released' : 'a rebuild was started';
+      throw new WardenError('EBUSY', `${volume.id} is stale: ${stale[0]!.reason}; ${next}`);
     }
   }
 
@@ -413,16 +429,12 @@ export class Warden {
     if (this.options.discoverMounts) await this.rescanMounts();
     let busy: string | null = null;
     for (const volume of [...this.volumes.values()]) {
-      if (volume.lock.view().state !== 'unlocked') {
+      if (busyWithoutLooking(volume)) {
         busy ??= volume.id;
         continue;
       }
       const state = volume.state();
       if (state === 'gaveUp' || state === 'invalid' || state === 'gone') continue;
-      if (state === 'checking' || state === 'rebuilding' || state === 'loading') {
-        busy ??= volume.id;
-        continue;
-      }
       const stale = await volume.staleNow();
       if (stale.length > 0) {
         // A suspended volume cannot rebuild while its installer runs: a check would only bounce it
@@ -450,4 +462,11 @@ export class Warden {
   holderView(id: number): HolderView {
     return this.clients.holderView(id);
   }
+}
+
+/** SPEC §6 busy without reading files: locked, or loading, checking or rebuilding. */
+function busyWithoutLooking(volume: VolumeRuntime): boolean {
+  if (volume.lock.view().state !== 'unlocked') return true;
+  const state = volume.state();
+  return state === 'checking' || state === 'rebuilding' || state === 'loading';
 }

@@ -146,6 +146,10 @@ class SocketConnection implements Connection {
       // Peers vanishing mid-write is ordinary life for a daemon, not worth a log line.
       if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') report(error, `client ${this.id} socket error`);
     });
+    // The peer's EOF is its death (no half-open connections): reported as soon as it is read, in
+    // the same poll as other clients' requests, not a phase later at 'close'. So a waiter that
+    // hung up just before the holder unlocked is skipped, as SPEC §5 says dead waiters are.
+    socket.on('end', () => this.markClosed());
     socket.on('close', () => this.markClosed());
   }
 

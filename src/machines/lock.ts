@@ -70,7 +70,10 @@ export const lockMachine = setup({
     requesterWaits: ({ context, event }) =>
       event.type === 'LOCK_REQUESTED' && fifoSome(context.queue, (q) => q.client.client === event.client.client),
     noWait: ({ event }) => event.type === 'LOCK_REQUESTED' && !event.wait,
-    queueFull: ({ context }) => context.queue.size >= context.maxWaiters,
+    // The daemon's own rebuild (client 0) always queues: refusing it would leave its volume
+    // `checking` for ever, with nobody to ask again (SPEC §4: it stays checking until granted).
+    queueFull: ({ context, event }) =>
+      event.type === 'LOCK_REQUESTED' && event.client.client !== 0 && context.queue.size >= context.maxWaiters,
     callerIsHolder: ({ context, event }) =>
       event.type === 'UNLOCK_REQUESTED' &&
       context.holder?.client === event.client &&

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from './events.js';
 import { errorReply, type Reply } from './replies.js';
-import { REPLY_OFFSET, ROUTINES, type RoutineName } from './types.js';
+import { REPLY_OFFSET, ROUTINES, STATUS_RIGHTS_ROUTINES, type Rights, type RoutineName } from './types.js';
 
 const int = () => z.number().int();
 const volume = () => z.string().min(1).max(8192);
@@ -48,15 +48,16 @@ const ROUTINE_BY_ID: ReadonlyMap<number, RoutineName> = new Map(
 );
 
 /**
- * Validates one decoded line. Unknown integer `id` → `BAD_ID`; bad `id`, `seq` or arguments →
- * `EINVAL` with a one-line `error` naming the field. Both keep the connection open.
+ * Validates one decoded line. Unknown integer `id` → `BAD_ID`; a routine the connection's
+ * `rights` do not allow → `EPERM` (SPEC §5 checks rights first, before any argument); bad `id`,
+ * `seq` or arguments → `EINVAL` with a one-line `error` naming the field. All keep the connection.
  *
  * @example
  * const decoded = decodeRequest({ id: 1001, seq: 7, volume: 'path:/data', wait: true });
  * if (!decoded.ok) conn.send(decoded.reply);
  * else if (decoded.routine === 'lock_volume') lock(decoded.args.volume, decoded.args.wait);
  */
-export function decodeRequest(msg: Record<string, unknown>): DecodeResult {
+export function decodeRequest(msg: Record<string, unknown>, rights: Rights = 'control'): DecodeResult {
   const { id, seq } = msg;
   const seqField = isInteger(seq) ? { seq } : {};
   if (!isInteger(id)) {
@@ -66,6 +67,9 @@ export function decodeRequest(msg: Record<string, unknown>): DecodeResult {
   if (routine === undefined) return { ok: false, reply: { id: id + REPLY_OFFSET, ...seqField, ret: 'BAD_ID' } };
   if (!isInteger(seq)) {
     return { ok: false, reply: { id: id + REPLY_OFFSET, ret: 'EINVAL', error: 'seq: expected an integer' } };
+  }
+  if (rights === 'status' && !STATUS_RIGHTS_ROUTINES.has(routine)) {
+    return { ok: false, reply: errorReply({ id, seq }, 'EPERM', { error: `${routine} needs the control socket` }) };
   }
   const parsed = REQUEST_SCHEMAS[routine].safeParse(msg);
   if (!parsed.success) {

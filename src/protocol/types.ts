@@ -18,8 +18,9 @@ export const ROUTINES = {
   can_unmount: 1010,
   check: 1011,
   retry: 1012,
-  // volwarden visualize: the inspection relay (SPEC §14).
-  inspect: 1013,
+  // volwarden visualize: the inspection relay (SPEC §14). A volwarden extension, so it sits well
+  // outside SPEC §10's 1000–1012 where a client probing the next id expects BAD_ID.
+  inspect: 1800,
 } as const;
 export type RoutineName = keyof typeof ROUTINES;
 export const NOTIFICATION_ID = 2000;

@@ -30,9 +30,36 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-async function setup() {
+/** A file tree whose reads can be held up, to put other requests in the middle of an examination. */
+class GatedFs extends MemoryFs {
+  private gate: Promise<void> | null = null;
+  private open: () => void = () => {};
+
+  /** From now on every stat waits until the returned function is called. */
+  hold(): () => void {
+    this.gate = new Promise<void>((resolve) => {
+      this.open = () => {
+        this.gate = null;
+        resolve();
+      };
+    });
+    return () => this.open();
+  }
+
+  override async stat(p: string) {
+    if (this.gate) await this.gate;
+    return super.stat(p);
+  }
+
+  override async lstat(p: string) {
+    if (this.gate) await this.gate;
+    return super.lstat(p);
+  }
+}
+
+async function setup(options: { limits?: { maxWaiters?: number } } = {}) {
   const clock = simulatedClock(1_000_000);
-  const fs = new MemoryFs({ uid: 1000 });
+  const fs = new GatedFs({ uid: 1000 });
   for (const root of ROOTS) {
     // The output is written last: its mtime is the newest, so every cache starts clean.
     fs.writeFile(`${root}/.volwarden.json`, JSON.stringify(MANIFEST), { uid: 1000, mode: 0o644 });
@@ -56,6 +83,7 @@ async function setup() {
         });
       }),
     adapters: { fs, processes: new FakeProcesses({ clock }), clock, mounts: new MemoryMountTable(), state: new MemoryStateStore() },
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   const events: WardenEvent[] = [];
   warden.events$.subscribe((e) => events.push(e));
@@ -205,6 +233,87 @@ describe('reboot lock through the warden', () => {
     await settle();
     expect(granted).toBe(true);
     await (await waiting).release();
+    await t.warden.stop();
+  });
+
+  it('refuses the reboot lock when a volume was locked while the others were still being examined', async () => {
+    const t = await setup();
+    const release = t.fs.hold();
+    const reboot = codeOf(t.warden.lockReboot({ owner: 'shutdown' }));
+    await settle();
+    // /a has been looked at and found unlocked; it is locked before the examination ends.
+    const lease = await t.warden.lockVolume('/a', { owner: 'late helper' });
+    release();
+    expect(await reboot).toBe('EBUSY');
+    expect(t.warden.status().reboot).toEqual({ state: 'free' });
+    expect(t.warden.status('/a').volumes[0]!.lock.state).toBe('locked');
+    await lease.release(0);
+    await t.warden.stop();
+  });
+
+  it('grants a waiter whose busy volume was released while the volumes were still being examined', async () => {
+    const t = await setup();
+    const lease = await t.warden.lockVolume('/a', { owner: 'helper' });
+    const release = t.fs.hold();
+    let granted = false;
+    const waiting = t.warden.lockReboot({ wait: true, owner: 'shutdown' }).then((l) => {
+      granted = true;
+      return l;
+    });
+    await settle();
+    // The release happens while the examination (which found /a locked) is still reading /b.
+    await lease.release(0);
+    release();
+    await settle();
+    expect(granted).toBe(true);
+    expect(t.warden.status().reboot).toMatchObject({ state: 'held', holder: { name: 'shutdown' } });
+    await (await waiting).release();
+    await t.warden.stop();
+  });
+
+  it('examines volumes only once they have loaded when asked during start', async () => {
+    const clock = simulatedClock(1_000_000);
+    const fs = new MemoryFs({ uid: 1000 });
+    fs.writeFile('/a/.volwarden.json', JSON.stringify(MANIFEST), { uid: 1000, mode: 0o644 });
+    fs.writeFile('/a/src/a.txt', 'alpha');
+    const rebuilds: string[] = [];
+    const warden = createWarden({
+      roots: ['/a'],
+      daemonUid: 1000,
+      rebuild: async (volume) => {
+        rebuilds.push(volume.root);
+        return 0;
+      },
+      adapters: { fs, processes: new FakeProcesses({ clock }), clock, mounts: new MemoryMountTable(), state: new MemoryStateStore() },
+    });
+    const started = warden.start();
+    expect(warden.status().daemon.state).toBe('starting');
+    // The output is missing: the volume is stale, so the reboot lock must not be granted.
+    const err = await warden.lockReboot({ owner: 'shutdown' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'EBUSY', busyVolume: 'path:/a' });
+    await started;
+    await settle();
+    expect(rebuilds).toEqual(['/a']);
+    await warden.stop();
+  });
+});
+
+describe('the daemon\'s own rebuild and maxWaiters', () => {
+  it('queues the daemon-mode rebuild even when maxWaiters clients already wait, so the volume never sticks in checking', async () => {
+    const t = await setup({ limits: { maxWaiters: 1 } });
+    const holder = await t.warden.lockVolume('/a', { owner: 'holder' });
+    const waiter = t.warden.lockVolume('/a', { wait: true, owner: 'waiter' });
+    await settle();
+    expect(await codeOf(t.warden.lockVolume('/a', { wait: true, owner: 'third' }))).toBe('ENOBUFS');
+    await t.touchSource('/a');
+    expect(t.stateOf('/a')).toBe('checking');
+    expect(t.warden.status('/a').volumes[0]!.lock.waiters).toBe(2);
+    await holder.release(0);
+    await (await waiter).release(0);
+    await settle();
+    expect(t.rebuilds.map((r) => r.root)).toEqual(['/a']);
+    await t.rebuilds[0]!.finish(0);
+    expect(t.warden.status('/a').volumes[0]).toMatchObject({ state: 'idle', stale: [] });
     await t.warden.stop();
   });
 });

@@ -10,7 +10,7 @@ import type { InspectionSource } from '../../src/inspect/source.js';
 import { shortTempDir } from '../adapters/socket-server.helpers.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 
-/** The `inspect` relay (routine 1013) between a real warden's sockets and `volwarden visualize`'s feed. */
+/** The `inspect` relay (routine 1800) between a real warden's sockets and `volwarden visualize`'s feed. */
 describe('inspection relay over the status socket', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {

@@ -113,6 +113,18 @@ describe('socket protocol', () => {
     expect(await call(c, { id: 1001, volume: vol.root })).toMatchObject({ id: 1101, ret: 'EPERM' });
     expect(await call(c, { id: 1011, volume: vol.root })).toMatchObject({ id: 1111, ret: 'EPERM' });
     expect(await call(c, { id: 1010, volume: vol.root })).toMatchObject({ id: 1110, ret: 'OK' });
+    // Rights are checked before arguments (SPEC §5 order): no EINVAL hint about a routine you may not call.
+    expect(await call(c, { id: 1001 })).toMatchObject({ id: 1101, ret: 'EPERM' });
+    expect(await call(c, { id: 1002, volume: 7 })).toMatchObject({ id: 1102, ret: 'EPERM' });
+  });
+
+  it('answers BAD_ID for the first id past the SPEC routines on both sockets', async () => {
+    const { socket, statusSocket } = await daemon();
+    for (const path of [socket, statusSocket]) {
+      const c = await connectRaw(path);
+      cleanups.push(() => c.socket.destroy());
+      expect(await call(c, { id: 1013 })).toMatchObject({ id: 1113, ret: 'BAD_ID' });
+    }
   });
 
   it('answers EMFILE past maxClients and keeps serving the others', async () => {
@@ -145,5 +157,22 @@ describe('socket protocol', () => {
     expect(await call(waiter, { id: 1002, volume: vol.root, status: 0, token: 2 })).toMatchObject({ ret: 'EPERM' });
     expect(await call(waiter, { id: 1002, volume: vol.root, status: 0, token: 3 })).toMatchObject({ ret: 'OK' });
     expect(warden.status().volumes[0]!.failures).toBe(0);
+  });
+
+  it('skips a waiter that hung up just before the holder unlocked, without a failure or a lost token', async () => {
+    const { socket, vol, warden } = await daemon({ settleMs: 60_000 });
+    const [holder, leaving, next] = await Promise.all([connectRaw(socket), connectRaw(socket), connectRaw(socket)]);
+    cleanups.push(() => holder.socket.destroy(), () => next.socket.destroy());
+    expect(await call(holder, { id: 1001, volume: vol.root })).toMatchObject({ ret: 'OK', token: 2 });
+    leaving.write(`${JSON.stringify({ id: 1001, seq: 1, volume: vol.root, wait: true })}\n`);
+    await eventually(() => warden.status().volumes[0]!.lock.waiters, (n) => n === 1);
+    next.write(`${JSON.stringify({ id: 1001, seq: 2, volume: vol.root, wait: true })}\n`);
+    await eventually(() => warden.status().volumes[0]!.lock.waiters, (n) => n === 2);
+    // Both reach the daemon in the same poll: the hang-up first, then the unlock.
+    leaving.socket.destroy();
+    holder.write(`${JSON.stringify({ id: 1002, seq: 3, volume: vol.root, status: 0 })}\n`);
+    const [granted] = await next.waitFrames(1);
+    expect(granted).toMatchObject({ id: 1101, seq: 2, ret: 'OK', token: 3 });
+    expect(warden.status().volumes[0]).toMatchObject({ failures: 0, lock: { state: 'locked', token: 3 } });
   });
 });
