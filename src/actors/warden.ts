@@ -16,6 +16,7 @@ import { EventBus } from './event-bus.js';
 import { RebootRuntime } from './reboot-runtime.js';
 import { SubscriberHub } from './subscriber-hub.js';
 import { VolumeRuntime, type RebuildFunction } from './volume-runtime.js';
+import type { VolumeDefaults } from '../machines/volume.js';
 
 /** Node timers fire at once past this (TimeoutOverflowWarning), so longer waits are refused. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -43,6 +44,17 @@ export interface WardenOptions {
   logger?: Logger;
   /** The uid a manifest with an inline `command` must be owned by (default: ours). */
   daemonUid?: number;
+}
+
+/** What {@link Warden.reconfigure} takes: the parts of a config a running warden can follow. */
+export interface Reconfiguration {
+  roots: string[];
+  discoverMounts?: boolean;
+  settleMs?: number;
+  maxFailures?: number;
+  maxAttempts?: number;
+  rebuilders?: Record<string, { command: string[]; timeoutSec?: number }>;
+  limits?: Partial<Limits>;
 }
 
 /** A client identity inside the warden: a socket connection or an in-process caller. */
@@ -77,6 +89,10 @@ export class Warden {
   private startup: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private mountsCache: MountEntry[] = [];
+  /** What SIGHUP may change under running volumes (SPEC §13): read at each load and rebuild. */
+  private rebuilders: Record<string, { command: string[]; timeoutSec?: number }>;
+  private volumeDefaults: VolumeDefaults;
+  private discoverMounts: boolean;
   /** In-process lease holders to tell when their lock is lost (volume gone, warden stopped). */
   private readonly lostListeners = new Map<number, (reason: WardenError) => void>();
 
@@ -86,6 +102,9 @@ export class Warden {
     const log = options.logger ?? silentLogger;
     this.env = { clock: adapters.clock, inspect: combineInspectors(options.inspect), limits, log };
     this.roots = (options.roots ?? []).map((r) => normalizeRoot(path.resolve(r)));
+    this.rebuilders = options.rebuilders ?? {};
+    this.volumeDefaults = volumeDefaults(options);
+    this.discoverMounts = options.discoverMounts ?? false;
     this.bus = new EventBus({ clock: adapters.clock, onSinkError: (err) => log.error({ err: String(err) }, 'event subscriber failed') });
     this.events$ = this.bus.events$;
     this.hub = new SubscriberHub({
@@ -137,7 +156,7 @@ export class Warden {
     this.actor.start();
     this.mountsCache = await this.adapters.mounts.list().catch(() => []);
     for (const root of this.roots) await this.addRoot(root);
-    if (this.options.discoverMounts) {
+    if (this.discoverMounts) {
       await this.rescanMounts();
       this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
     }
@@ -286,6 +305,51 @@ export class Warden {
   }
 
   /**
+   * Follows a reloaded daemon config (SIGHUP, SPEC §13) without dropping any lock: roots as
+   * {@link setRoots}; rebuilder definitions apply from the next run, and when the set of names
+   * changes every volume reloads its manifest in place (a name may have become valid or unknown);
+   * new default settle time and failure limits reach every volume; `discoverMounts` turns
+   * discovery on or off; `maxClients` applies to the next connection. What it does not apply
+   * (sockets, state directory, the other limits) it returns, so the caller can say a restart is due.
+   *
+   * @example
+   * const needRestart = await warden.reconfigure({ roots: ['/srv/data'], rebuilders: { docs: { command: ['make'] } } });
+   */
+  async reconfigure(next: Reconfiguration): Promise<Array<keyof Limits>> {
+    const namesChanged = !sameKeys(this.rebuilders, next.rebuilders ?? {});
+    this.rebuilders = next.rebuilders ?? {};
+    const defaults = volumeDefaults(next);
+    if (JSON.stringify(defaults) !== JSON.stringify(this.volumeDefaults)) {
+      this.volumeDefaults = defaults;
+      for (const volume of this.volumes.values()) volume.actor.send({ type: 'DEFAULTS_CHANGED', defaults });
+    }
+    if (namesChanged) for (const volume of this.volumes.values()) volume.actor.send({ type: 'MANIFEST_CHANGED' });
+    const limits = { ...DEFAULT_LIMITS, ...next.limits };
+    if (limits.maxClients !== this.env.limits.maxClients) this.env.limits.maxClients = limits.maxClients;
+    const notApplied = (Object.keys(limits) as Array<keyof Limits>).filter((k) => limits[k] !== this.env.limits[k]);
+    await this.setDiscovery(next.discoverMounts ?? false);
+    await this.setRoots(next.roots);
+    return notApplied;
+  }
+
+  private async setDiscovery(on: boolean): Promise<void> {
+    if (on === this.discoverMounts) return;
+    this.discoverMounts = on;
+    if (on) {
+      await this.rescanMounts();
+      this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
+      return;
+    }
+    await this.mountWatch?.close();
+    this.mountWatch = null;
+    for (const root of [...this.discovered]) {
+      this.discovered.delete(root);
+      if (this.roots.includes(root)) continue;
+      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'VOLUME_REMOVED' });
+    }
+  }
+
+  /**
    * Mount discovery: every local, writable mount whose root holds a manifest is a volume; one
    * unmounted or remounted read-only goes (SPEC §13). A moved filesystem keeps its `uuid:` id.
    */
@@ -362,16 +426,15 @@ export class Warden {
     if (existing && existing.root === root) return existing;
     // The same filesystem (uuid:) at a new mount point: the old actor goes, the id lives on.
     if (existing) existing.actor.send({ type: 'ROOT_REMOVED' });
+    const warden = this;
     const volume = new VolumeRuntime(
       {
         env: this.env,
         adapters: this.adapters,
-        defaults: {
-          settleMs: this.options.settleMs ?? 5000,
-          maxFailures: this.options.maxFailures ?? 5,
-          maxAttempts: this.options.maxAttempts ?? 25,
+        defaults: this.volumeDefaults,
+        get rebuilders() {
+          return warden.rebuilders;
         },
-        rebuilders: this.options.rebuilders ?? {},
         rebuild: this.options.rebuild,
         daemonUid: this.options.daemonUid ?? process.getuid?.() ?? 0,
         controlSocket: () => this.controlSocketPath,
@@ -426,7 +489,7 @@ export class Warden {
   /** SPEC §6: the first busy volume, starting rebuilds for stale ones; null when all are clean. */
   private async examineForReboot(): Promise<string | null> {
     // Newly discoverable volumes are rescanned first (SPEC §6).
-    if (this.options.discoverMounts) await this.rescanMounts();
+    if (this.discoverMounts) await this.rescanMounts();
     let busy: string | null = null;
     for (const volume of [...this.volumes.values()]) {
       if (busyWithoutLooking(volume)) {
@@ -469,4 +532,15 @@ function busyWithoutLooking(volume: VolumeRuntime): boolean {
   if (volume.lock.view().state !== 'unlocked') return true;
   const state = volume.state();
   return state === 'checking' || state === 'rebuilding' || state === 'loading';
+}
+
+/** SPEC §4 and §13 defaults a manifest may override. */
+function volumeDefaults(options: { settleMs?: number; maxFailures?: number; maxAttempts?: number }): VolumeDefaults {
+  return { settleMs: options.settleMs ?? 5000, maxFailures: options.maxFailures ?? 5, maxAttempts: options.maxAttempts ?? 25 };
+}
+
+function sameKeys(a: object, b: object): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
 }

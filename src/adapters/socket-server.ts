@@ -215,11 +215,21 @@ class SocketConnection implements Connection {
   }
 }
 
-// SPEC §13: socket directories are created with their modes (0700 control, 0755 status).
+// SPEC §13: socket directories are created with their modes (0700 control, 0755 status). Only
+// the socket's own directory gets `dirMode`: the ones above it are 0755, so the control socket's
+// private/ made first never leaves the status socket's /run/volwarden closed to other users.
 async function ensureParentDir(path: string, dirMode: number): Promise<void> {
   const dir = dirname(path);
-  const created = await mkdir(dir, { recursive: true, mode: dirMode });
-  if (created !== undefined) await chmod(dir, dirMode);
+  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  const created = await mkdir(dir, { mode: dirMode }).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    },
+  );
+  // mkdir's mode passes through the umask; the directory must have exactly its mode.
+  if (created) await chmod(dir, dirMode);
 }
 
 // A socket file nobody answers on is a leftover of a crash: replace it. A live one is refused.

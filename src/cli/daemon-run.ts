@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { createWarden, type WardenHandle } from '../actors/library.js';
+import type { Reconfiguration } from '../actors/warden.js';
 import type { Logger } from '../actors/env.js';
 import { inotifyWatchLimit } from '../adapters/fs-watch.js';
 import { isAlreadyRunning } from '../adapters/socket-server.js';
@@ -78,7 +79,7 @@ async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<
   if (await answers(settings.socket)) throw alreadyRunning(settings.socket);
   const log = createDaemonLogger(flags.logLevel);
   let current: WardenHandle | undefined;
-  const stopRequested = signalLatch(log, () => reloadConfig(flags, current, log));
+  const stopRequested = signalLatch(log, () => reloadConfig(settings, flags, current, log));
 
   // The inspector exists before the warden, so the trace and the page see every actor from its birth.
   const inspector = await attachInspector({ port: settings.inspectPort, record: settings.record });
@@ -114,18 +115,12 @@ async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<
 
 function openWarden(settings: DaemonSettings, flags: DaemonFlags, log: Logger, inspect: ((e: InspectionEvent) => void) | undefined): WardenHandle {
   const { config } = settings;
-  const limits = pick(config, ['ackTimeoutMs', 'maxSubscribers', 'maxWaiters', 'maxClients', 'maxQueuedEvents', 'maxFrameBytes']);
-  const settleMs = flags.settleMs ?? config.settleMs;
   const startupDelayMs = flags.startupDelayMs ?? config.startupDelayMs;
   try {
     return createWarden({
-      roots: settings.roots,
-      discoverMounts: config.discoverMounts ?? false,
+      ...reloadable(config, flags, settings.roots),
       stateDir: settings.stateDir,
-      rebuilders: config.rebuilders ?? {},
-      limits,
       logger: log,
-      ...(settleMs !== undefined ? { settleMs } : {}),
       ...(startupDelayMs !== undefined ? { startupDelayMs } : {}),
       ...(inspect ? { inspect } : {}),
     });
@@ -159,9 +154,21 @@ function signalLatch(log: Logger, onHangup: () => Promise<void>): { wait: Promis
   return { wait };
 }
 
+/** The part of the config a running warden follows on SIGHUP; flags override the file, as at start. */
+function reloadable(config: DaemonConfig, flags: DaemonFlags, roots: string[]): Reconfiguration {
+  const settleMs = flags.settleMs ?? config.settleMs;
+  return {
+    roots,
+    discoverMounts: config.discoverMounts ?? false,
+    rebuilders: config.rebuilders ?? {},
+    limits: pick(config, ['ackTimeoutMs', 'maxSubscribers', 'maxWaiters', 'maxClients', 'maxQueuedEvents', 'maxFrameBytes']),
+    ...(settleMs !== undefined ? { settleMs } : {}),
+  };
+}
+
 // SIGHUP (SPEC §13): roots added, removed or changed follow; unchanged volumes keep their state,
 // lock holder and waiters; an invalid config is logged in one line and the running one stays.
-async function reloadConfig(flags: DaemonFlags, warden: WardenHandle | undefined, log: Logger): Promise<void> {
+async function reloadConfig(settings: DaemonSettings, flags: DaemonFlags, warden: WardenHandle | undefined, log: Logger): Promise<void> {
   const file = flags.config;
   if (file === undefined) {
     log.info({}, 'SIGHUP: no --config file to re-read');
@@ -175,9 +182,18 @@ async function reloadConfig(flags: DaemonFlags, warden: WardenHandle | undefined
     return;
   }
   // --watch on the command line overrides the file's roots, now as at start.
-  const roots = flags.watch && flags.watch.length > 0 ? flags.watch : (config.roots ?? []);
-  await warden?.core.setRoots(roots);
+  const roots = (flags.watch && flags.watch.length > 0 ? flags.watch : (config.roots ?? [])).map((r) => path.resolve(r));
+  if (warden === undefined) return;
+  const notApplied: string[] = await warden.core.reconfigure(reloadable(config, flags, roots));
+  const before = settings.config;
+  for (const key of ['socket', 'statusSocket', 'stateDir', 'startupDelayMs'] as const) {
+    if (before[key] !== config[key]) notApplied.push(key);
+  }
+  if (before.inspect?.port !== config.inspect?.port) notApplied.push('inspect');
   log.info({ config: file, roots }, 'SIGHUP: config reloaded');
+  if (notApplied.length > 0) {
+    log.warn({ keys: notApplied }, `SIGHUP: ${notApplied.join(', ')} changed; restart the daemon to apply ${notApplied.length === 1 ? 'it' : 'them'}`);
+  }
 }
 
 function answers(socketPath: string): Promise<boolean> {

@@ -16,7 +16,8 @@ import { buildProgram } from './program.js';
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram({
     writeOut: (text) => process.stdout.write(text),
-    writeErrorText: (text) => process.stderr.write(text),
+    // Help commander prints for a missing (sub)command: one line naming the usage (SPEC §11).
+    writeErrorText: (text) => process.stderr.write(`volwarden: ${missingCommandLine(text)}\n`),
     writeError: (line) => process.stderr.write(`volwarden: ${line}\n`),
   });
   try {
@@ -31,6 +32,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${message.startsWith('volwarden') ? message : `volwarden: ${message}`}\n`);
     return exitCode;
   }
+}
+
+/** `Usage: volwarden manifest [options] [command]` → `a command is missing: ...; see ...`. */
+function missingCommandLine(help: string): string {
+  const usage = /^Usage: (.+)$/m.exec(help)?.[1]?.trim() ?? 'volwarden [options] [command]';
+  const command = usage.replace(/\s*\[options\].*$/, '');
+  return `a command is missing: usage ${usage}; see \`${command} --help\``;
 }
 
 // Exit explicitly: a command is done when its action resolves, whatever handles are still open.

@@ -181,6 +181,11 @@ export const subscriberMachine = setup({
     zombie: {
       description: 'Missed an ack deadline or overflowed its queue: gets nothing more, keeps its slot until it leaves.',
       entry: 'dropEverything',
+      always: {
+        guard: 'isEnding',
+        target: 'detached',
+        description: 'Its volume went while a frame was in flight: nothing can follow, the subscription ends.',
+      },
       on: {
         EVENTS_PUBLISHED: { description: 'Dropped: a zombie receives nothing.' },
         ACK_RECEIVED: { description: 'Too late: a zombie stays a zombie.' },

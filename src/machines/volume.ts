@@ -87,7 +87,8 @@ export type VolumeEvent =
   | { type: 'LOCK_RELEASED'; status: number }
   | { type: 'HOLDER_DIED' }
   | { type: 'REBOOT_LOCK_CHANGED'; held: boolean }
-  | { type: 'WATCH_DEGRADED'; reason: string | null };
+  | { type: 'WATCH_DEGRADED'; reason: string | null }
+  | { type: 'DEFAULTS_CHANGED'; defaults: VolumeDefaults };
 
 /** Notifications the volume emits (SPEC §8); the wiring stamps `volume`, `ts` and `n`. */
 export type VolumeEmitted =
@@ -184,6 +185,10 @@ export const volumeMachine = setup({
     ROOT_REMOVED: { target: '.gone', description: 'The root was removed or unmounted.' },
     VOLUME_REMOVED: { target: '.gone', description: 'The volume left the configuration.' },
     WARDEN_RUNNING: { actions: assign({ wardenRunning: true }), description: 'The startup delay passed.' },
+    DEFAULTS_CHANGED: {
+      description: 'The daemon config was reloaded: new default settle time and failure limits.',
+      actions: assign(({ event }) => ({ defaults: event.defaults })),
+    },
     LOCK_RELEASED: {
       description: 'A client holder unlocked with a status (SPEC §4 counters).',
       actions: assign(({ context, event }) => accountStatus(context, event.status)),

@@ -157,6 +157,15 @@ describe('listenUnix', () => {
     expect(statSync(path).mode & 0o777).toBe(0o666);
   });
 
+  it('lays out the default tree: run/ 0755 with the status socket, run/private/ 0700 with the control socket', async () => {
+    const run = join(dir, 'run', 'volwarden');
+    // The control socket is opened first, creating run/volwarden on its way to private/.
+    await listen(recorder(), { path: join(run, 'private', 'control.sock') });
+    await listen(recorder(), { path: join(run, 'status.sock'), rights: 'status', socketMode: 0o666, dirMode: 0o755 });
+    expect(statSync(run).mode & 0o777).toBe(0o755);
+    expect(statSync(join(run, 'private')).mode & 0o777).toBe(0o700);
+  });
+
   it('leaves the mode of an existing directory alone', async () => {
     mkdirSync(join(dir, 'existing'), { mode: 0o750 });
     await listen(recorder(), { path: join(dir, 'existing', 'c.sock') });

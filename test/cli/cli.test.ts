@@ -224,4 +224,13 @@ describe('volwarden CLI without a daemon', () => {
     expect(visualize.code).toBe(69);
     expect(visualize.stderr).toMatch(/not reachable/);
   });
+
+  it('exits 64 with one line naming the usage when a command or subcommand is missing', async () => {
+    const [none, manifest] = await Promise.all([runCli([]), runCli(['manifest'])]);
+    expect(none.code).toBe(64);
+    expect(none.stderr.trim().split('\n')).toEqual(['volwarden: a command is missing: usage volwarden [options] [command]; see `volwarden --help`']);
+    expect(manifest.code).toBe(64);
+    expect(manifest.stderr.trim().split('\n')).toHaveLength(1);
+    expect(manifest.stderr).toContain('volwarden manifest --help');
+  });
 });

@@ -250,6 +250,12 @@ describe('subscriber machine (model-based)', () => {
     await replay(zombie);
   });
 
+  it('detaches when the last frame before its volume went is never acked, freeing its slot', async () => {
+    const path = scenario(publish(1), { type: 'VOLUME_GONE' }, { type: ACK_DEADLINE });
+    expect(path.state.value).toBe('detached');
+    await replay(path);
+  });
+
   it('cuts a batch larger than maxFrameBytes into frames acked one by one', () => {
     const clock = new SimulatedClock();
     const actor = createActor(subscriberMachine, { clock, input: { ...INPUT, maxQueuedEvents: 100, maxFrameBytes: 300 } });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Lease, type WardenClient } from '../../src/client/index.js';
@@ -93,5 +93,83 @@ describe('volwarden daemon on SIGHUP', () => {
     expect(await volumes()).toEqual([idB]);
     expect(await queued).toMatchObject({ code: 'ENOENT' });
     await expect(lease.release(0)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+/** SIGHUP also carries new rebuilder definitions and defaults to volumes that keep running. */
+describe('volwarden daemon on SIGHUP with changed rebuilders', () => {
+  const tmp = shortTempDir();
+  const vol = makeVolume({
+    manifest: { version: 1, caches: [{ name: 'out', output: 'cache/out.txt', sources: ['src'] }], rebuilder: 'rb' },
+  });
+  const socket = join(tmp.dir, 'c.sock');
+  const config = join(tmp.dir, 'config.json');
+  const id = `path:${vol.root}`;
+  let daemon: CliProcess;
+  let client: WardenClient;
+
+  /** A rebuilder that records its name in cache/who.log, then builds. */
+  const rebuilder = (name: string) => ({ command: ['sh', '-c', `echo ${name} >> cache/who.log; cat src/*.txt > cache/out.txt`] });
+  const writeConfig = (body: Record<string, unknown>) =>
+    writeFileSync(config, JSON.stringify({ roots: [vol.root], socket, statusSocket: join(tmp.dir, 's.sock'), stateDir: join(tmp.dir, 'state'), settleMs: 50, ...body }));
+  const who = () => {
+    try {
+      return readFileSync(join(vol.root, 'cache', 'who.log'), 'utf8').trim().split('\n');
+    } catch {
+      return [];
+    }
+  };
+  const reloads = () => daemon.stdout.split('\n').filter((l) => l.includes('"SIGHUP: config reloaded"')).length;
+  async function hangUp(): Promise<void> {
+    const before = reloads();
+    daemon.child.kill('SIGHUP');
+    await eventually(reloads, (n) => n > before);
+  }
+
+  beforeAll(async () => {
+    writeConfig({ rebuilders: { rb: rebuilder('first') } });
+    daemon = startCli(['daemon', '--config', config]);
+    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
+    client = await connect({ socket, name: 'hup' });
+    await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'idle' && s.volumes[0].lastRebuild !== null);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (daemon?.child.exitCode === null) {
+      daemon.child.kill('SIGTERM');
+      await daemon.done;
+    }
+    vol.cleanup();
+    tmp.cleanup();
+  });
+
+  it('runs the new command of a rebuilder on the next rebuild', async () => {
+    expect(who()).toEqual(['first']);
+    writeConfig({ rebuilders: { rb: rebuilder('second') } });
+    await hangUp();
+    writeFileSync(join(vol.root, 'src', 'a.txt'), 'changed after the reload\n');
+    await eventually(who, (names) => names.length === 2);
+    expect(who()).toEqual(['first', 'second']);
+  });
+
+  it('makes a volume invalid when its rebuilder leaves the config, keeping its lock, and valid again when it returns', async () => {
+    const lease = await client.lockVolume(id);
+    writeConfig({ rebuilders: { other: rebuilder('other') } });
+    await hangUp();
+    const invalid = await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'invalid');
+    expect(invalid.volumes[0]!.error).toContain('rb');
+    expect(invalid.volumes[0]!.lock).toMatchObject({ state: 'locked', holder: { name: 'hup' } });
+    writeConfig({ rebuilders: { rb: rebuilder('third') } });
+    await hangUp();
+    await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'idle');
+    await lease.release(0);
+  });
+
+  it('warns that a changed socket path needs a restart, and keeps answering on the old one', async () => {
+    writeFileSync(config, JSON.stringify({ roots: [vol.root], socket: join(tmp.dir, 'moved.sock'), statusSocket: join(tmp.dir, 's.sock'), stateDir: join(tmp.dir, 'state'), rebuilders: { rb: rebuilder('third') } }));
+    await hangUp();
+    expect(daemon.stdout).toMatch(/SIGHUP: socket changed; restart the daemon to apply it/);
+    expect((await client.status(id)).volumes[0]!.state).not.toBe('gone');
   });
 });
