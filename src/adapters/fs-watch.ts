@@ -5,7 +5,7 @@
  * when it is created, the root's own removal is seen, and nothing else costs a watch.
  * Lost events (watch budget exhausted) become one `degraded` event the caller answers by rescanning.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
@@ -43,6 +43,8 @@ export function watchWithChokidar(spec: WatchSpec, listener: (event: WatchEvent)
   let closed = false;
   let rootPresent = statSync(scope.root, { throwIfNoEntry: false }) !== undefined;
   let degraded = false;
+  let ready = false;
+  const owners = new OwnerModes((spec.attributes ?? []).map((p) => resolve(p)));
 
   const emit = (event: WatchEvent): void => {
     if (!closed) listener(event);
@@ -67,10 +69,29 @@ export function watchWithChokidar(spec: WatchSpec, listener: (event: WatchEvent)
       return;
     }
     if (event === 'addDir' && path === scope.root) rootPresent = true;
+    // chokidar reports every symlink as `add` while it first scans, ignoreInitial or not: noise,
+    // and a manifest that is a symlink would reload for ever (each reload watches anew).
+    if (!ready && event === 'add' && isSymlink(path)) return;
+    if (event === 'change') owners.update(path);
     if (scope.isReported(path)) emit({ type: 'changed', path });
   });
 
-  watcher.on('ready', () => emit({ type: 'ready', watches: countWatches(watcher) }));
+  // chokidar drops a mode or owner change once the file has been read since its last write
+  // (atime > mtime). For the manifest that change matters: `chmod 600` is how an untrusted
+  // manifest is fixed (SPEC §9).
+  watcher.on('raw', (eventType, filename, details) => {
+    const watchedPath = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+    if (!ready || eventType !== 'change' || typeof watchedPath !== 'string') return;
+    const watched = resolve(watchedPath);
+    const path = owners.has(watched) ? watched : resolve(watched, filename);
+    if (owners.has(path) && owners.update(path) && scope.isReported(path)) emit({ type: 'changed', path });
+  });
+
+  watcher.on('ready', () => {
+    ready = true;
+    owners.recordAll();
+    emit({ type: 'ready', watches: countWatches(watcher) });
+  });
 
   watcher.on('error', (error: unknown) => {
     const event = watchErrorEvent(error);
@@ -87,6 +108,38 @@ export function watchWithChokidar(spec: WatchSpec, listener: (event: WatchEvent)
       await watcher.close();
     },
   };
+}
+
+/** The mode and owner of each `attributes` file, to tell a real attribute change from noise. */
+class OwnerModes {
+  private readonly known = new Map<string, string>();
+  private readonly paths: Set<string>;
+
+  constructor(paths: string[]) {
+    this.paths = new Set(paths);
+  }
+
+  has(path: string): boolean {
+    return this.paths.has(path);
+  }
+
+  recordAll(): void {
+    for (const path of this.paths) this.update(path);
+  }
+
+  /** Records the file's mode and owner; true when they differ from what was recorded before. */
+  update(path: string): boolean {
+    if (!this.paths.has(path)) return false;
+    const stat = statSync(path, { throwIfNoEntry: false });
+    const now = stat === undefined ? '' : `${stat.mode}:${stat.uid}:${stat.gid}`;
+    const before = this.known.get(path);
+    this.known.set(path, now);
+    return before !== undefined && before !== now;
+  }
+}
+
+function isSymlink(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
 }
 
 /** What one volume's watcher cares about, with every path absolute and normalised. */

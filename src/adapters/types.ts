@@ -51,6 +51,8 @@ export interface WatchSpec {
   paths: string[];
   /** Changes under these absolute paths are never reported (cache outputs: SPEC §3). */
   ignored: string[];
+  /** Files whose mode or owner changes are reported too, not only their content (the manifest: SPEC §9). */
+  attributes?: string[];
 }
 
 export type WatchEvent =

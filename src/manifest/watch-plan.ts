@@ -53,7 +53,7 @@ export function planWatch(rootPath: string, manifest: Manifest): WatchPlan {
   const outputs = unique(manifest.caches.map((c) => at(c.output)));
   const watched = [manifestPath, ...trees, ...globs.map((g) => g.base), ...(installerPidPath === null ? [] : [installerPidPath])];
   return {
-    spec: { root, paths: outermost(watched), ignored: outputs },
+    spec: { root, paths: outermost(watched), ignored: outputs, attributes: [manifestPath] },
     manifestPath,
     installerPidPath,
     outputs,
@@ -72,7 +72,7 @@ export function planWatch(rootPath: string, manifest: Manifest): WatchPlan {
 export function planManifestOnly(rootPath: string): WatchPlan {
   const root = path.resolve(rootPath);
   const manifestPath = path.join(root, MANIFEST_FILE);
-  return { spec: { root, paths: [manifestPath], ignored: [] }, manifestPath, installerPidPath: null, outputs: [], trees: [], globs: [] };
+  return { spec: { root, paths: [manifestPath], ignored: [], attributes: [manifestPath] }, manifestPath, installerPidPath: null, outputs: [], trees: [], globs: [] };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,26 @@ describe('watchWithChokidar', () => {
   };
 
   const changed = (path: string) => () => events.some((e) => e.type === 'changed' && e.path === path);
+
+  it('reports nothing for a manifest that is a symlink while it first scans', async () => {
+    await mkdir(join(root, 'conf'));
+    await writeFile(join(root, 'conf', 'm.json'), '{}');
+    await rm(join(root, '.volwarden.json'));
+    await symlink('conf/m.json', join(root, '.volwarden.json'));
+    await start();
+    expect(events.filter((e) => e.type === 'changed')).toEqual([]);
+  });
+
+  it('reports a mode change of an attributes file even after it was read', async () => {
+    const manifest = join(root, '.volwarden.json');
+    await chmod(manifest, 0o666);
+    await start({ attributes: [manifest] });
+    // Reading it moves its atime past its mtime: chokidar alone would now drop a chmod.
+    await readFile(manifest);
+    await new Promise((r) => setTimeout(r, 50));
+    await chmod(manifest, 0o600);
+    await waitFor(changed(manifest), 'the manifest chmod');
+  });
 
   it('reports ready with the number of watches after the initial scan, and nothing else', async () => {
     await start();

@@ -33,12 +33,12 @@ describe('planWatch', () => {
   it('watches the root once when a source covers everything', () => {
     const parsed = parseManifest(JSON.stringify({ version: 1, caches: [{ name: 'a', output: 'out', sources: ['./', '*.md'] }], rebuilder: 'r' }));
     if (!parsed.ok) throw new Error(parsed.error);
-    expect(planWatch('/vol', parsed.manifest).spec).toEqual({ root: '/vol', paths: ['/vol'], ignored: ['/vol/out'] });
+    expect(planWatch('/vol', parsed.manifest).spec).toEqual({ root: '/vol', paths: ['/vol'], ignored: ['/vol/out'], attributes: ['/vol/.volwarden.json'] });
   });
 
   it('watches only the manifest of a root without a usable manifest', () => {
     const plan = planManifestOnly('/vol');
-    expect(plan.spec).toEqual({ root: '/vol', paths: ['/vol/.volwarden.json'], ignored: [] });
+    expect(plan.spec).toEqual({ root: '/vol', paths: ['/vol/.volwarden.json'], ignored: [], attributes: ['/vol/.volwarden.json'] });
     expect(classifyChange(plan, '/vol/.volwarden.json')).toEqual({ kind: 'manifest', rel: '.volwarden.json' });
     expect(classifyChange(plan, '/vol/docs/a.md')).toEqual({ kind: 'ignored', rel: 'docs/a.md' });
   });
