@@ -16,7 +16,8 @@ export interface LockBackend {
   unlock(client: number, status: number, token?: number): void;
   cancel(client: number): void;
   clientDied(client: number): void;
-  gone(): void;
+  /** The volume went (ENOENT to every waiter), or the warden stopped (`reason`, e.g. ECONNRESET). */
+  gone(reason?: WardenError): void;
   view(): LockView;
 }
 
@@ -42,6 +43,8 @@ export class LocalLockBackend implements LockBackend {
   private readonly waiters = new Map<string, { actor: Actor<typeof waiterMachine>; client: number; pending: Pending }>();
   private readonly immediate = new Map<string, Pending>();
   private unlockOutcome: WardenError | null | undefined;
+  /** Set when the lock ended because the warden stopped, not because the volume went. */
+  private goneReason: WardenError | null = null;
   private nextRequest = 1;
 
   constructor(
@@ -96,14 +99,15 @@ export class LocalLockBackend implements LockBackend {
     if (!this.isDead()) this.actor.send({ type: 'CLIENT_DIED', client });
   }
 
-  gone(): void {
+  gone(reason?: WardenError): void {
     if (this.isDead()) return;
+    this.goneReason = reason ?? null;
     this.actor.send({ type: 'VOLUME_GONE' });
     // Anything still waiting (it was not in the queue any more) is answered too: exactly one reply each.
     for (const waiter of [...this.waiters.values()]) waiter.actor.send({ type: 'VOLUME_GONE' });
     this.actor.stop();
     // A request still in the lock's mailbox when it died is answered as if it came just after.
-    for (const pending of this.immediate.values()) pending.reject(new WardenError('ENOENT', `volume ${this.volumeId} is gone`));
+    for (const pending of this.immediate.values()) pending.reject(this.goneReason ?? new WardenError('ENOENT', `volume ${this.volumeId} is gone`));
     this.immediate.clear();
   }
 
@@ -202,6 +206,8 @@ export class LocalLockBackend implements LockBackend {
     }
     if (!this.isDead()) this.actor.send({ type: 'WAITER_LEFT', waiterId });
     // A dead client gets no reply; everyone else gets exactly one.
-    if (output.code !== null) waiter.pending.reject(new WardenError(output.code));
+    if (output.code === null) return;
+    const stopped = output.code === 'ENOENT' ? this.goneReason : null;
+    waiter.pending.reject(stopped ?? new WardenError(output.code, output.code === 'ENOENT' ? `volume ${this.volumeId} is gone` : undefined));
   }
 }

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
+import { WardenError } from '../errors.js';
 import { helperEnvironment } from '../adapters/processes.js';
 import type { Adapters, WatchHandle, WatchEvent } from '../adapters/types.js';
+import { confine } from '../manifest/confine.js';
 import { loadManifest } from '../manifest/load.js';
 import { type Manifest } from '../manifest/schema.js';
 import { checkStaleness } from '../manifest/staleness.js';
@@ -47,6 +49,8 @@ export interface VolumeHost {
 
 const MAX_HELPER_OUTPUT = 64 * 1024;
 const KILL_GRACE_MS = 10_000;
+/** SPEC §3: `timeoutSec` when neither the manifest nor its rebuilder names one. */
+const DEFAULT_TIMEOUT_SEC = 3600;
 /** A watcher that never reports ready must not hold a volume in `loading` forever. */
 const WATCH_READY_TIMEOUT_MS = 10_000;
 
@@ -64,11 +68,25 @@ export class VolumeRuntime {
   private pendingPaths: string[] = [];
   /** Sources seen changing since the last rebuild began (equal-mtime ties, see checkStaleness). */
   private changedSinceRebuild = new Set<string>();
+  /** Sources seen changing while a helper runs; `null` while none runs. */
+  private changedDuringRun: Set<string> | null = null;
+  /**
+   * Sources that changed while the last rebuild ran: they make their cache stale once more. Not
+   * those that started that rebuild themselves, so a helper that writes into its own sources
+   * costs at most one extra run, never a loop.
+   */
+  private changedDuringLastRun = new Set<string>();
+  private retriggeredBy = new Set<string>();
   private lastProblems: string[] = [];
+  /** Why `installerPidFile` was ignored at its last use (it leaves the root), for `status.error`. */
+  private installerProblem: string | null = null;
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
   private persisted = { failures: -1, attempts: -1, token: -1 };
   private daemonWaiting = false;
+  private stopping = false;
+  /** When a holder last died without unlocking, so a killed helper's timeout is not counted twice. */
+  private lastHolderDeathAt = -Infinity;
 
   constructor(
     private readonly host: VolumeHost,
@@ -94,6 +112,7 @@ export class VolumeRuntime {
         host.changed(this);
       },
       holderDied: (holder) => {
+        this.lastHolderDeathAt = host.env.clock.now();
         host.publish({ type: 'lock.released', volume: id, holder, status: -1 });
         this.actor.send({ type: 'HOLDER_DIED' });
         host.changed(this);
@@ -152,7 +171,8 @@ export class VolumeRuntime {
   /** Top-level state name as SPEC §2 names it. */
   state(): string {
     const snapshot = this.actor.getSnapshot();
-    if (snapshot.status !== 'active') return 'gone';
+    // `done` is the final `gone`; a warden that stopped leaves its volumes where they were.
+    if (snapshot.status === 'done' || snapshot.status === 'error') return 'gone';
     const value = snapshot.value;
     return typeof value === 'string' ? value : Object.keys(value)[0]!;
   }
@@ -176,19 +196,26 @@ export class VolumeRuntime {
   /** Checks staleness now without changing state (reboot lock and unmount checks, SPEC §6–§7). */
   async staleNow(): Promise<StaleCache[]> {
     if (!this.manifest) return [];
-    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs);
+    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs, new Set(), this.changedDuringLastRun);
     return report.stale;
   }
 
-  /** Stops the actor, the watcher and running helpers (SIGTERM, SIGKILL after 10 s). */
+  /**
+   * The warden stops (SPEC §13): the actor, the watcher and running helpers (SIGTERM, SIGKILL
+   * after 10 s; an in-process rebuild is abandoned after 10 s). The volume is not gone: no
+   * `volume.gone`, and waiters hear that the warden stopped.
+   */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     this.actor.stop();
+    this.lock.gone(new WardenError('ECONNRESET', 'the warden stopped'));
     await this.closeWatch();
     await Promise.allSettled([...this.helpers]);
   }
 
   private onGone(): void {
     void this.closeWatch();
+    if (this.stopping) return;
     this.lock.gone();
     this.host.publish({ type: 'volume.gone', volume: this.id });
     this.host.gone(this);
@@ -224,18 +251,28 @@ export class VolumeRuntime {
   private async examine(): Promise<ExamineOutcome> {
     if (await this.installerActive()) return { installerActive: true, stale: [], problems: [] };
     if (!this.manifest) return { installerActive: false, stale: [], problems: [] };
-    const report = await checkStaleness(this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs, this.changedSinceRebuild);
+    const report = await checkStaleness(
+      this.host.adapters.fs, this.root, this.manifest, this.manifestMtimeNs, this.changedSinceRebuild, this.changedDuringLastRun,
+    );
+    this.retriggeredBy = new Set(report.retriggeredBy);
     // Caches decided from a changed file alone were not walked: keep their last known problems.
-    const problems = report.shortcut.length > 0 ? [...new Set([...report.problems, ...this.lastProblems])] : report.problems;
-    this.lastProblems = problems;
+    const walked = report.shortcut.length > 0 ? [...new Set([...report.problems, ...this.lastProblems])] : report.problems;
+    this.lastProblems = walked;
+    const problems = this.installerProblem === null ? walked : [...walked, this.installerProblem];
     return { installerActive: false, stale: report.stale, problems };
   }
 
-  /** SPEC §3: the installer pid file holds the pid of a live process. */
+  /** SPEC §3: the installer pid file holds the pid of a live process (read only inside the root). */
   private async installerActive(): Promise<boolean> {
     const rel = this.manifest?.installerPidFile;
     if (!rel) return false;
-    const read = await this.host.adapters.fs.readFile(path.join(this.root, rel), 64);
+    const confined = await confine(this.host.adapters.fs, this.root, rel, 'installerPidFile');
+    if (!confined.ok) {
+      this.installerProblem = confined.reason;
+      return false;
+    }
+    this.installerProblem = null;
+    const read = await this.host.adapters.fs.readFile(confined.real, 64);
     if (!read.ok) return false;
     const pid = Number.parseInt(read.data.toString('utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 && this.host.adapters.processes.isAlive(pid);
@@ -247,25 +284,37 @@ export class VolumeRuntime {
     return promise;
   }
 
+  /** One rebuild, with the bookkeeping of what changed while it ran. */
   private async runHelper(stale: StaleCache[], signal: AbortSignal): Promise<RebuildOutcome> {
+    this.changedSinceRebuild = new Set();
+    const startedBy = this.retriggeredBy;
+    this.changedDuringLastRun = new Set();
+    this.changedDuringRun = new Set();
+    try {
+      return await this.runOnce(stale, signal);
+    } finally {
+      const during = this.changedDuringRun;
+      this.changedDuringRun = null;
+      for (const rel of during) if (!startedBy.has(rel)) this.changedDuringLastRun.add(rel);
+    }
+  }
+
+  /** Runs the in-process rebuild or the helper process once; never rejects. */
+  private async runOnce(stale: StaleCache[], signal: AbortSignal): Promise<RebuildOutcome> {
     const { clock, log } = this.host.env;
     const startedAt = clock.now();
     const manifest = this.manifest;
-    this.changedSinceRebuild = new Set();
     let status: number;
+    let failed = false;
     if (this.host.rebuild) {
-      try {
-        status = await this.host.rebuild({ id: this.id, root: this.root }, stale, signal);
-      } catch (err) {
-        log.warn({ volume: this.id, err: String(err) }, 'in-process rebuild threw');
-        status = 1;
-      }
+      ({ status, timedOut: failed } = await this.runInProcess(this.host.rebuild, stale, signal));
     } else if (!manifest) {
       status = 127;
+      failed = true;
     } else {
       const named = manifest.rebuilder ? this.host.rebuilders[manifest.rebuilder] : undefined;
       const argv = manifest.command ?? named?.command ?? [];
-      const timeoutSec = manifest.timeoutSec ?? named?.timeoutSec ?? 3600;
+      const timeoutSec = manifest.timeoutSec ?? named?.timeoutSec ?? DEFAULT_TIMEOUT_SEC;
       const socket = this.host.controlSocket();
       const exit = await this.host.adapters.processes.run(
         {
@@ -279,12 +328,64 @@ export class VolumeRuntime {
         signal,
       );
       status = exit.status;
+      // A helper killed at its timeout while it held the lock (lockMode helper) was already
+      // counted once, as a holder that died when its connection closed with it.
+      const diedHolding = this.lastHolderDeathAt >= startedAt + timeoutSec * 1000;
+      failed = exit.spawnError !== undefined || (exit.timedOut && !diedHolding);
       log.info(
         { volume: this.id, status, timedOut: exit.timedOut, signal: exit.signal, spawnError: exit.spawnError, output: exit.output },
         'helper exited',
       );
     }
-    return { status, startedAt, finishedAt: clock.now() };
+    return { status, startedAt, finishedAt: clock.now(), failed };
+  }
+
+  /**
+   * The in-process `rebuild` (SPEC §12) under the same rules as a helper process: its signal is
+   * aborted at `timeoutSec` (status 124, a failure) or when the volume stops, and one that ignores
+   * the abort is abandoned 10 s later, so neither a rebuild nor `stop()` can hang for ever.
+   */
+  private async runInProcess(rebuild: RebuildFunction, stale: StaleCache[], outer: AbortSignal): Promise<{ status: number; timedOut: boolean }> {
+    const { clock, log } = this.host.env;
+    const controller = new AbortController();
+    let timedOut = false;
+    let abandon!: () => void;
+    const abandoned = new Promise<number>((resolve) => (abandon = () => resolve(124)));
+    let graceTimer: unknown;
+    const stopIt = (reason: unknown) => {
+      if (controller.signal.aborted) return;
+      controller.abort(reason);
+      graceTimer = clock.setTimeout(abandon, KILL_GRACE_MS);
+    };
+    const timeoutMs = (this.manifest?.timeoutSec ?? DEFAULT_TIMEOUT_SEC) * 1000;
+    const timer = clock.setTimeout(() => {
+      timedOut = true;
+      stopIt(new WardenError('ETIMEDOUT', `the rebuild ran longer than ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onOuterAbort = () => stopIt(outer.reason);
+    if (outer.aborted) onOuterAbort();
+    else outer.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      const run = Promise.resolve()
+        .then(() => rebuild({ id: this.id, root: this.root }, stale, controller.signal))
+        .then(
+          (status) => {
+            if (Number.isSafeInteger(status)) return status;
+            log.warn({ volume: this.id, status: String(status) }, 'in-process rebuild resolved a non-integer: counted as status 1');
+            return 1;
+          },
+          (err: unknown) => {
+            log.warn({ volume: this.id, err: String(err) }, 'in-process rebuild threw');
+            return 1;
+          },
+        );
+      const status = await Promise.race([run, abandoned]);
+      return { status: timedOut ? 124 : status, timedOut };
+    } finally {
+      clock.clearTimeout(timer);
+      if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
+      outer.removeEventListener('abort', onOuterAbort);
+    }
   }
 
   private requestDaemonLock(): void {
@@ -336,10 +437,12 @@ export class VolumeRuntime {
 
   private onWatchEvent(plan: WatchPlan, event: WatchEvent): void {
     if (this.actor.getSnapshot().status !== 'active') return;
-    // A watcher being replaced still reports manifest edits (every plan watches the manifest).
-    if (plan !== this.plan) {
-      if (event.type === 'changed' && classifyChange(plan, event.path).kind === 'manifest') this.actor.send({ type: 'MANIFEST_CHANGED' });
-      return;
+    // A watcher being replaced reports until its successor is ready (rewatch): what it sees is
+    // read with the current plan, so nothing changed in that window is lost.
+    const current = this.plan;
+    if (plan !== current) {
+      if (event.type !== 'changed' || current === null) return;
+      plan = current;
     }
     switch (event.type) {
       case 'changed': {
@@ -368,6 +471,7 @@ export class VolumeRuntime {
   private queuePath(rel: string): void {
     this.pendingPaths.push(rel);
     if (this.changedSinceRebuild.size < 10_000) this.changedSinceRebuild.add(rel);
+    if (this.changedDuringRun !== null && this.changedDuringRun.size < 10_000) this.changedDuringRun.add(rel);
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(() => {

@@ -146,8 +146,14 @@ export class Warden {
 
   /** Starts watching every root; resolves once every volume has loaded its manifest. */
   start(): Promise<void> {
+    if (this.stopping) return Promise.reject(stoppedError());
     this.startup ??= this.doStart();
     return this.startup;
+  }
+
+  /** Operations on a warden that is stopping or stopped answer ECONNRESET, as a closed socket would. */
+  private assertServing(): void {
+    if (this.stopping) throw stoppedError();
   }
 
   private async doStart(): Promise<void> {
@@ -202,6 +208,7 @@ export class Warden {
   /** `lock_volume`, with SPEC §5's checks in order. */
   async lockVolume(client: ClientRef, ref: string, options: { wait: boolean; timeoutMs?: number }): Promise<{ token: number }> {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_volume needs the control socket');
+    this.assertServing();
     if (options.timeoutMs !== undefined && !(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 0 && options.timeoutMs <= MAX_TIMER_MS)) {
       throw new WardenError('EINVAL', `timeoutMs must be an integer from 0 to ${MAX_TIMER_MS}`);
     }
@@ -213,16 +220,19 @@ export class Warden {
 
   unlockVolume(client: ClientRef, ref: string, status: number, token?: number): void {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'unlock_volume needs the control socket');
+    this.assertServing();
     this.volume(ref).lock.unlock(client.id, status, token);
   }
 
   cancelLock(client: ClientRef, ref: string): void {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_cancel needs the control socket');
+    this.assertServing();
     this.volume(ref).lock.cancel(client.id);
   }
 
   async lockReboot(client: ClientRef, wait: boolean): Promise<void> {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'lock_reboot needs the control socket');
+    this.assertServing();
     // Volumes still loading are not known yet: examining now would call them all clean.
     if (this.state() === 'starting') {
       if (this.startup === null) throw new WardenError('EAGAIN');
@@ -238,6 +248,7 @@ export class Warden {
 
   /** `can_unmount` (SPEC §7): EBUSY when locked, or stale and not gaveUp (a rebuild is started). */
   async canUnmount(ref: string): Promise<void> {
+    this.assertServing();
     const volume = this.volume(ref);
     if (volume.lock.view().state !== 'unlocked') throw new WardenError('EBUSY', `${volume.id} is locked`);
     const state = volume.state();
@@ -254,6 +265,7 @@ export class Warden {
   /** `check`: skip the settle timer; resolves the state right after. */
   check(client: ClientRef, ref: string): string {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'check needs the control socket');
+    this.assertServing();
     const volume = this.volume(ref);
     volume.actor.send({ type: 'CHECK_REQUESTED' });
     return volume.state();
@@ -261,11 +273,13 @@ export class Warden {
 
   retry(client: ClientRef, ref: string): void {
     if (client.rights !== 'control') throw new WardenError('EPERM', 'retry needs the control socket');
+    this.assertServing();
     this.volume(ref).actor.send({ type: 'RETRY_REQUESTED' });
   }
 
   /** `subscribe`: `volume` is an id, a root, or "*". */
   subscribe(client: { id: number; send(frame: object): void }, ref: string, events?: string[]): number {
+    this.assertServing();
     const volume = ref === '*' ? '*' : this.volume(ref).id;
     return this.hub.subscribe(client, volume, events);
   }
@@ -383,10 +397,11 @@ export class Warden {
     this.mountWatch = null;
     for (const handle of this.rootWatches.values()) await handle.close();
     this.rootWatches.clear();
-    const volumes = [...this.volumes.values()];
-    await Promise.all(volumes.map((v) => v.shutdown()));
+    // Leases hear that the warden stopped before their volumes shut down (not that they went).
     for (const notify of this.lostListeners.values()) notify(new WardenError('ECONNRESET', 'the warden stopped'));
     this.lostListeners.clear();
+    const volumes = [...this.volumes.values()];
+    await Promise.all(volumes.map((v) => v.shutdown()));
     for (const client of this.clients.all()) this.clients.died(client.id);
     this.hub.stop();
     this.reboot.stop();
@@ -543,4 +558,8 @@ function sameKeys(a: object, b: object): boolean {
   const ka = Object.keys(a).sort();
   const kb = Object.keys(b).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+function stoppedError(): WardenError {
+  return new WardenError('ECONNRESET', 'the warden stopped: create a new one to start again');
 }

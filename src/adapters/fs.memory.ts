@@ -37,6 +37,8 @@ export interface MemoryWriteOptions {
   mtimeNs?: bigint;
   uid?: number;
   mode?: number;
+  /** Tell no watcher: the event is lost, as when the watch budget ran out (SPEC §3). */
+  unseen?: boolean;
 }
 
 export interface MemoryFsOptions {
@@ -225,7 +227,7 @@ export class MemoryFs implements FsAdapter {
       parent.entries.set(name, { kind: 'file', data: buffer, ...this.meta(mtimeNs, opts.uid, opts.mode ?? 0o644) });
       parent.mtimeNs = mtimeNs;
     }
-    this.notify([...created, abs]);
+    if (!opts.unseen) this.notify([...created, abs]);
   }
 
   private statOf(p: string, follow: boolean): FileStat | null {

@@ -87,7 +87,14 @@ async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<
   current = warden;
   try {
     await warden.listen({ socket: settings.socket, statusSocket: settings.statusSocket, inspection: inspector.hub });
-    await warden.start();
+    // SIGTERM must work even while volumes are still loading (a slow or hung file system).
+    const first = await Promise.race([warden.start().then(() => null), stopRequested.wait]);
+    if (first !== null) {
+      log.info({ signal: first }, 'stopping before start finished');
+      await warden.stop();
+      await inspector?.close().catch(() => {});
+      return EXIT.OK;
+    }
   } catch (err) {
     await inspector?.close().catch(() => {});
     await warden.stop().catch(() => {});

@@ -14,3 +14,5 @@ export { clientMachine } from './client.js';
 export type { ClientInput, ClientEvent } from './client.js';
 export { rebootLockMachine } from './reboot-lock.js';
 export type { RebootContext, RebootEvent, RebootEmitted } from './reboot-lock.js';
+export { subscriberMachine, SUBSCRIBER_DEFAULTS } from './subscriber.js';
+export type { SubscriberContext, SubscriberEvent, SubscriberInput, SubscriberMachine, FrameReady } from './subscriber.js';

@@ -144,6 +144,7 @@ export const subscriberMachine = setup({
       ],
       on: {
         EVENTS_PUBLISHED: [
+          { guard: 'isEnding', description: 'Its volume is gone: volume.gone was the last event.' },
           { guard: 'overflows', target: 'zombie', description: 'More than maxQueuedEvents would be waiting.' },
           { actions: 'enqueue', description: 'New events: queued, then sent at once.' },
         ],
@@ -161,6 +162,7 @@ export const subscriberMachine = setup({
       },
       on: {
         EVENTS_PUBLISHED: [
+          { guard: 'isEnding', description: 'Its volume is gone: volume.gone was the last event.' },
           { guard: 'overflows', target: 'zombie', description: 'More than maxQueuedEvents would be waiting.' },
           { actions: 'enqueue', description: 'Queued: goes together in the next delivery.' },
         ],

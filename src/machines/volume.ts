@@ -72,6 +72,11 @@ export interface RebuildOutcome {
   status: number;
   startedAt: number;
   finishedAt: number;
+  /**
+   * The helper could not be started or ran past `timeoutSec` (SPEC §3, §4). In lockMode helper
+   * only these count as failures: an ordinary exit status is the helper's own unlock's business.
+   */
+  failed?: boolean;
 }
 
 export type VolumeEvent =
@@ -289,6 +294,15 @@ export const volumeMachine = setup({
         },
         INSTALLER_CHANGED: { target: 'settling', description: 'The installer pid file changed.' },
         CHECK_REQUESTED: { target: 'checking', description: 'A check request.' },
+        WATCH_DEGRADED: [
+          {
+            guard: ({ event }) => event.reason !== null,
+            target: 'checking',
+            actions: assign(({ event }) => ({ degraded: event.reason })),
+            description: 'Events may have been lost: rescan now, then every 5 s.',
+          },
+          { actions: assign({ degraded: null }), description: 'Watching works again.' },
+        ],
         REBOOT_LOCK_CHANGED: [
           {
             guard: ({ event, context }) => !event.held && (context.stale?.length ?? 0) > 0,
@@ -393,7 +407,19 @@ export const volumeMachine = setup({
           description: 'Queued for the volume lock (counted in waiters, FIFO).',
           entry: 'requestLock',
           on: {
-            LOCK_GRANTED: { target: '#volume.rebuilding', description: 'The daemon holds the volume lock.' },
+            LOCK_GRANTED: [
+              {
+                guard: 'exhausted',
+                target: '#volume.gaveUp',
+                actions: { type: 'releaseLock', params: { status: 0 } },
+                description: 'Failures reached the limit while queued: hand the lock back and give up.',
+              },
+              { target: '#volume.rebuilding', description: 'The daemon holds the volume lock.' },
+            ],
+            FS_CHANGED: {
+              description: 'Changed while queued: the helper may miss it, so check again after the rebuild.',
+              actions: [assign({ dirty: true }), emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths }))],
+            },
             MANIFEST_CHANGED: { actions: assign({ reloadPending: true }), description: 'Reload after this rebuild.' },
           },
         },
@@ -401,7 +427,8 @@ export const volumeMachine = setup({
     },
     rebuilding: {
       description: 'The helper runs; changes meanwhile set the dirty mark.',
-      entry: assign(({ context }) => ({ attempts: context.attempts + 1, dirty: false })),
+      // The dirty mark survives from checking: a change seen after the check began may be missed.
+      entry: assign(({ context }) => ({ attempts: context.attempts + 1 })),
       initial: 'running',
       states: {
         running: {
@@ -415,7 +442,9 @@ export const volumeMachine = setup({
               description: 'The helper exited; its status is the unlock status.',
               actions: [
                 assign(({ context, event }) => ({
-                  ...(context.manifest?.lockMode !== 'helper' ? accountStatus(context, event.output.status) : {}),
+                  ...(context.manifest?.lockMode !== 'helper'
+                    ? accountStatus(context, event.output.status)
+                    : event.output.failed ? { failures: context.failures + 1 } : {}),
                   lastRebuild: {
                     status: event.output.status,
                     at: event.output.finishedAt,

@@ -44,7 +44,8 @@ export const manifestSchema = z
     rebuilder: z.string().min(1).optional(),
     command: argv.optional(),
     lockMode: z.enum(['daemon', 'helper']).default('daemon'),
-    timeoutSec: z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)).default(3600),
+    // No default here: a manifest without one takes its rebuilder's `timeoutSec`, then 3600 (SPEC §3, §13).
+    timeoutSec: z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)).optional(),
     installerPidFile: relativePath.optional(),
     settleMs: count.max(MAX_TIMER_MS).optional(),
     maxFailures: count.optional(),
@@ -56,7 +57,7 @@ export const manifestSchema = z
     }
   });
 
-/** A validated manifest with defaults applied (`lockMode`, `timeoutSec`). */
+/** A validated manifest with defaults applied (`lockMode`). */
 export type Manifest = z.output<typeof manifestSchema>;
 /** One entry of `caches`. */
 export type CacheEntry = Manifest['caches'][number];

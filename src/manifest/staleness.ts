@@ -21,6 +21,8 @@ export interface StalenessReport {
    * confinement problems were not re-checked this time (keep the previous ones).
    */
   shortcut: string[];
+  /** Paths of `changedDuringLastRun` that made a cache stale (the run they start must not re-arm them). */
+  retriggeredBy: string[];
 }
 
 /**
@@ -41,14 +43,21 @@ export async function checkStaleness(
    * mtime; if it is known to have changed since, the cache is stale all the same.
    */
   changedSince: ReadonlySet<string> = new Set(),
+  /**
+   * Root-relative paths the watcher saw change while the last rebuild ran. The helper may have
+   * read them before the change and still written its output after it (so the output is newer):
+   * such a source makes its cache stale while it still exists (SPEC §4: changes during a rebuild).
+   */
+  changedDuringLastRun: ReadonlySet<string> = new Set(),
 ): Promise<StalenessReport> {
   const confinedRoot = await resolveRoot(fs, root);
-  if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`], shortcut: [] };
+  if (confinedRoot === null) return { stale: [], problems: [`the volume root ${root} cannot be resolved`], shortcut: [], retriggeredBy: [] };
   const problems = new Set<string>();
   const outputs = await confineOutputs(fs, confinedRoot, manifest, problems);
   const ctx: WalkContext = { fs, root: confinedRoot, excluded: outputs.filter((o) => o !== null), problems };
   const stale: StaleCache[] = [];
   const shortcut: string[] = [];
+  const retriggeredBy = new Set<string>();
   for (const [index, cache] of manifest.caches.entries()) {
     const output = outputs[index];
     if (output === null) continue;
@@ -58,10 +67,39 @@ export async function checkStaleness(
       shortcut.push(cache.name);
       continue;
     }
+    const during = await changedDuringRun(ctx, cache, index, changedDuringLastRun);
+    if (during !== null) {
+      stale.push({ name: cache.name, reason: `${during} changed while the last rebuild ran` });
+      shortcut.push(cache.name);
+      retriggeredBy.add(during);
+      continue;
+    }
     const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs, changedSince);
     if (reason !== null) stale.push({ name: cache.name, reason });
   }
-  return { stale, problems: [...problems], shortcut };
+  return { stale, problems: [...problems], shortcut, retriggeredBy: [...retriggeredBy] };
+}
+
+/** The first of `paths` that is a regular file among this cache's sources, inside the root. */
+async function changedDuringRun(ctx: WalkContext, cache: CacheEntry, index: number, paths: ReadonlySet<string>): Promise<string | null> {
+  if (paths.size === 0) return null;
+  const covers = sourceMatchers(cache);
+  for (const rel of paths) {
+    if (!covers.some((matches) => matches(rel))) continue;
+    const confined = await confinePath(ctx.fs, ctx.root, rel, `caches[${index}].sources`);
+    if (!confined.ok || ctx.excluded.some((out) => confined.real === out || confined.real.startsWith(`${out}/`))) continue;
+    if ((await ctx.fs.stat(confined.real))?.kind === 'file') return rel;
+  }
+  return null;
+}
+
+/** One predicate per source entry: does a root-relative path fall under it? */
+function sourceMatchers(cache: CacheEntry): Array<(rel: string) => boolean> {
+  return cache.sources.map((source) => {
+    const norm = normalizeRelative(source);
+    if (isGlobPattern(source)) return picomatch(norm);
+    return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
+  });
 }
 
 /**
@@ -76,11 +114,7 @@ async function changedFileNewer(
   changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
   if (changedSince.size === 0 || changedSince.size > 64) return null;
-  const covers = cache.sources.map((source) => {
-    const norm = normalizeRelative(source);
-    if (isGlobPattern(source)) return picomatch(norm);
-    return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
-  });
+  const covers = sourceMatchers(cache);
   const outputStat = await ctx.fs.stat(outputReal);
   if (outputStat === null || outputStat.kind !== 'file') return null;
   for (const rel of changedSince) {
@@ -113,7 +147,11 @@ async function staleReason(
   changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
   const outputMtime = await outputMtimeNs(ctx, cache, index, outputReal);
-  if (outputMtime === null) return 'output missing';
+  if (outputMtime === null) {
+    // Still walk the sources: entries that leave the root belong in status.error from the first check.
+    for (const [j, source] of cache.sources.entries()) await walkSource(ctx, source, `caches[${index}].sources[${j}]`, () => {});
+    return 'output missing';
+  }
   let newest: WalkedFile = { rel: MANIFEST_FILE, mtimeNs: manifestMtimeNs };
   let tie: WalkedFile | null = null;
   const consider = (file: WalkedFile): void => {

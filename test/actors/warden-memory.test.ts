@@ -209,4 +209,103 @@ describe('warden on in-memory adapters', () => {
     await a.warden.stop();
     await b.warden.stop();
   });
+
+  it('rescans a degraded volume every 5 s, however long it was idle before', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    t.clock.advance(60_000);
+    await settle();
+    t.fs.degrade(ROOT, 'inotify watch limit reached; rescanning every 5 s');
+    await settle();
+    expect(t.volume()).toMatchObject({ state: 'idle', error: 'inotify watch limit reached; rescanning every 5 s' });
+    // A change the watcher never reports is found by the next rescan.
+    t.fs.writeFile(`${ROOT}/src/a.txt`, 'changed, unseen', { unseen: true });
+    await settle();
+    expect(t.volume().state).toBe('idle');
+    t.clock.advance(5000);
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    await t.finishHelper(0);
+    await t.warden.stop();
+  });
+
+  it('stops without calling its volumes gone: leases and waiters hear ECONNRESET, status keeps them', async () => {
+    const t = setup();
+    await t.warden.start();
+    await t.finishHelper(0);
+    const lease = await t.warden.lockVolume(ROOT, { owner: 'a' });
+    const waiting = t.warden.lockVolume(ROOT, { owner: 'b', wait: true }).catch((e: unknown) => e);
+    await settle();
+    await t.warden.stop();
+    await expect(lease.lost).resolves.toMatchObject({ code: 'ECONNRESET' });
+    expect(await waiting).toMatchObject({ code: 'ECONNRESET' });
+    expect(t.events.map((e) => e.type)).not.toContain('volume.gone');
+    expect(t.warden.status()).toMatchObject({ daemon: { state: 'stopped' }, volumes: [{ id: `path:${ROOT}`, state: 'idle' }] });
+    for (const late of [t.warden.lockVolume(ROOT), t.warden.lockReboot(), t.warden.canUnmount(ROOT), t.warden.start()]) {
+      await expect(late).rejects.toMatchObject({ code: 'ECONNRESET' });
+    }
+  });
+});
+
+describe('in-process rebuild (SPEC §12 rebuild)', () => {
+  function inProcess(rebuild: (signal: AbortSignal) => Promise<number>, manifest: object = { ...MANIFEST, timeoutSec: 2 }) {
+    const clock = simulatedClock(1_000_000);
+    const fs = new MemoryFs({ uid: 1000 });
+    fs.writeFile(`${ROOT}/.volwarden.json`, JSON.stringify(manifest), { uid: 1000, mode: 0o644 });
+    fs.writeFile(`${ROOT}/src/a.txt`, 'alpha');
+    const warden = createWarden({
+      roots: [ROOT],
+      daemonUid: 1000,
+      rebuild: (_volume, _stale, signal) => rebuild(signal),
+      adapters: { fs, processes: new FakeProcesses({ clock }), clock, mounts: new MemoryMountTable(), state: new MemoryStateStore() },
+    });
+    return { clock, warden, volume: () => warden.status().volumes[0]! };
+  }
+
+  it('aborts its signal at timeoutSec and counts status 124 as a failure', async () => {
+    let aborted: unknown;
+    const t = inProcess((signal) => new Promise((resolve) => signal.addEventListener('abort', () => {
+      aborted = signal.reason;
+      resolve(0);
+    })));
+    await t.warden.start();
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    t.clock.advance(2000);
+    await settle();
+    expect(aborted).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(t.volume()).toMatchObject({ failures: 1, lastRebuild: { status: 124 } });
+    await t.warden.stop();
+  });
+
+  it('is abandoned 10 s after its abort when it ignores the signal, so neither it nor stop() hangs', async () => {
+    const t = inProcess(() => new Promise<number>(() => {}));
+    await t.warden.start();
+    await settle();
+    t.clock.advance(2000);
+    await settle();
+    expect(t.volume().state).toBe('rebuilding');
+    t.clock.advance(10_000);
+    await settle();
+    expect(t.volume()).toMatchObject({ failures: 1, lastRebuild: { status: 124 } });
+    const hung = inProcess(() => new Promise<number>(() => {}), MANIFEST);
+    await hung.warden.start();
+    await settle();
+    let stopped = false;
+    const stopping = hung.warden.stop().then(() => (stopped = true));
+    await settle();
+    expect(stopped).toBe(false);
+    hung.clock.advance(10_000);
+    await stopping;
+    await t.warden.stop();
+  });
+
+  it('counts a result that is not an integer as status 1', async () => {
+    const t = inProcess(async () => undefined as unknown as number);
+    await t.warden.start();
+    await settle();
+    expect(t.volume()).toMatchObject({ failures: 1, lastRebuild: { status: 1 } });
+    await t.warden.stop();
+  });
 });

@@ -234,13 +234,24 @@ describe('subscriber machine (model-based)', () => {
     }
   });
 
-  it('ends a one-volume subscription on VOLUME_GONE only after the last frame is acked', async () => {
-    const path = scenario(publish(1), { type: 'VOLUME_GONE' }, publish(1), ack(1));
+  it('ends a one-volume subscription on VOLUME_GONE only after the queued frames are acked', async () => {
+    // Published before the gone (the hub sends VOLUME_GONE right after volume.gone itself).
+    const path = scenario(publish(1), publish(1), { type: 'VOLUME_GONE' }, ack(1));
     expect(path.state.value).toBe('delivering');
     await replay(path);
-    const done = scenario(publish(1), { type: 'VOLUME_GONE' }, publish(1), ack(1), ack(2));
+    const done = scenario(publish(1), publish(1), { type: 'VOLUME_GONE' }, ack(1), ack(2));
     expect(done.state.value).toBe('detached');
     await replay(done);
+  });
+
+  it('delivers nothing published after its volume went: volume.gone was the last event', () => {
+    const { actor, sent } = startHarness();
+    actor.send({ type: 'EVENTS_PUBLISHED', events: changed(1) });
+    actor.send({ type: 'VOLUME_GONE' });
+    actor.send({ type: 'EVENTS_PUBLISHED', events: changed(1) });
+    actor.send({ type: 'ACK_RECEIVED', seq: 1 });
+    expect(sent).toHaveLength(1);
+    expect(actor.getSnapshot().value).toBe('detached');
   });
 
   it('detaches at once on VOLUME_GONE when nothing can be delivered', async () => {

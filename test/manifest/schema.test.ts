@@ -15,7 +15,7 @@ describe('parseManifest', () => {
     const result = parseManifest(Buffer.from(JSON.stringify(valid)));
     expect(result).toEqual({
       ok: true,
-      manifest: { version: 1, caches: [cache], rebuilder: 'docs', lockMode: 'daemon', timeoutSec: 3600 },
+      manifest: { version: 1, caches: [cache], rebuilder: 'docs', lockMode: 'daemon' },
     });
   });
 

@@ -21,14 +21,14 @@ describe('checkStaleness', () => {
   it('reports a missing output', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [{ name: 'out', reason: 'output missing' }], problems: [], shortcut: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [{ name: 'out', reason: 'output missing' }], problems: [], shortcut: [], retriggeredBy: [] });
   });
 
   it('is clean when the output is newer than every source and the manifest', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T + 10n });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [], retriggeredBy: [] });
   });
 
   it('compares mtimes with nanosecond precision', async () => {
@@ -51,13 +51,25 @@ describe('checkStaleness', () => {
     ]);
   });
 
+  it('calls a cache stale when one of its sources changed while the last rebuild ran, though the output is newer', async () => {
+    const fs = new MemoryFs();
+    await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T });
+    await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T + 10n });
+    const during = new Set(['src/gone.txt', 'elsewhere/x.txt', 'src/a.txt']);
+    const report = await checkStaleness(fs, '/vol', one, T - 1n, new Set(), during);
+    expect(report.stale).toEqual([{ name: 'out', reason: 'src/a.txt changed while the last rebuild ran' }]);
+    expect(report.retriggeredBy).toEqual(['src/a.txt']);
+    // A path that no longer exists, or that no cache reads, makes nothing stale.
+    expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(), new Set(['src/gone.txt', 'elsewhere/x.txt']))).stale).toEqual([]);
+  });
+
   it('decides from a changed file alone when it is newer, without walking (and says so)', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T });
     await fs.writeFile('/vol/src/a.txt', 'a', { mtimeNs: T + 5n });
     await fs.writeFile('/vol/src/deep/b.txt', 'b', { mtimeNs: T + 9n });
     const report = await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/a.txt']));
-    expect(report).toEqual({ stale: [{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }], problems: [], shortcut: ['out'] });
+    expect(report).toEqual({ stale: [{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }], problems: [], shortcut: ['out'], retriggeredBy: [] });
     // A changed file that is not newer falls back to the full walk, which names the newest.
     fs.touch('/vol/src/a.txt', T - 5n);
     expect((await checkStaleness(fs, '/vol', one, T - 1n, new Set(['src/a.txt']))).stale).toEqual([
@@ -112,7 +124,7 @@ describe('checkStaleness', () => {
     await fs.writeFile('/vol/cache/a', 'a', { mtimeNs: T + 1n });
     await fs.writeFile('/vol/cache/b', 'b', { mtimeNs: T + 2n });
     await fs.writeFile('/vol/src.txt', 's', { mtimeNs: T });
-    expect(await checkStaleness(fs, '/vol', m, T)).toEqual({ stale: [], problems: [], shortcut: [] });
+    expect(await checkStaleness(fs, '/vol', m, T)).toEqual({ stale: [], problems: [], shortcut: [], retriggeredBy: [] });
   });
 
   it('reports each stale cache of a volume', async () => {
@@ -156,6 +168,7 @@ describe('checkStaleness', () => {
         'caches[0].sources[1] ("link"): resolves outside the volume root',
       ],
       shortcut: [],
+      retriggeredBy: [],
     });
   });
 
@@ -182,6 +195,7 @@ describe('checkStaleness', () => {
       stale: [],
       problems: ['caches[0].output ("cache/out.txt"): resolves outside the volume root'],
       shortcut: [],
+      retriggeredBy: [],
     });
   });
 
@@ -194,13 +208,14 @@ describe('checkStaleness', () => {
       stale: [],
       problems: ['caches[0].sources[0] ("src/mnt"): is on another device'],
       shortcut: [],
+      retriggeredBy: [],
     });
   });
 
   it('treats a missing source as contributing nothing', async () => {
     const fs = new MemoryFs();
     await fs.writeFile('/vol/cache/out.txt', 'o', { mtimeNs: T + 1n });
-    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [] });
+    expect(await checkStaleness(fs, '/vol', one, T)).toEqual({ stale: [], problems: [], shortcut: [], retriggeredBy: [] });
   });
 
   it('works on a real directory with nanosecond mtimes', async () => {
@@ -213,7 +228,7 @@ describe('checkStaleness', () => {
       await writeFile(path.join(base, 'cache', 'out.txt'), 'o');
       await utimes(path.join(base, 'src', 'a.txt'), 1000, 1000);
       await utimes(path.join(base, 'cache', 'out.txt'), 2000, 2000);
-      expect(await checkStaleness(fs, base, one, 0n)).toEqual({ stale: [], problems: [], shortcut: [] });
+      expect(await checkStaleness(fs, base, one, 0n)).toEqual({ stale: [], problems: [], shortcut: [], retriggeredBy: [] });
       await utimes(path.join(base, 'src', 'a.txt'), 3000, 3000);
       expect((await checkStaleness(fs, base, one, 0n)).stale).toEqual([{ name: 'out', reason: 'src/a.txt is newer than cache/out.txt' }]);
       await rm(path.join(base, 'cache', 'out.txt'));

@@ -4,7 +4,6 @@
  * holds, which subscriptions it has), and reports anything a correct daemon could never send.
  */
 import type { MemoryPeer } from '../../src/adapters/socket-server.memory.js';
-import { KNOWN_ISSUES } from './invariants.js';
 import type { AckMode } from './schedule.js';
 
 /** One request as the client sent it, with every reply that came back for its `seq`. */
@@ -185,7 +184,7 @@ export class SimClient {
     const who = `client ${this.id} sub ${sub}`;
     if (!track) return this.host.fail(`${who}: notification for an unknown subscription`);
     if (track.zombie) this.host.fail(`${who}: notification seq ${seq} after it missed its ack deadline (zombie)`);
-    if (track.ended && !KNOWN_ISSUES.eventsAfterVolumeGone) this.host.fail(`${who}: notification seq ${seq} after volume.gone ended the subscription`);
+    if (track.ended) this.host.fail(`${who}: notification seq ${seq} after volume.gone ended the subscription`);
     if (track.inFlight) this.host.fail(`${who}: notification seq ${seq} while seq ${track.inFlight.seq} is still unacknowledged`);
     if (seq !== track.lastSeq + 1) this.host.fail(`${who}: notification seq ${seq} after seq ${track.lastSeq}`);
     if (!Array.isArray(events) || events.length === 0) this.host.fail(`${who}: notification without events`);
