@@ -12,14 +12,29 @@ import type { StatusResult } from '../protocol/types.js';
 import { SocketRouter, type Listen, type ListenOptions } from './socket-router.js';
 import { Warden, type WardenOptions } from './warden.js';
 
-/** A held volume lock (SPEC §12). */
+/**
+ * A held volume lock (SPEC §12), as `warden.lockVolume` hands it out.
+ *
+ * @example
+ * const lease = await warden.lockVolume('/srv/data', { wait: true, owner: 'backup' });
+ * void lease.lost.then((why) => abortBackup(why.code));   // ENOENT (volume gone) or ECONNRESET (warden stopped)
+ * try { await backup(lease.token); await lease.release(0); } catch { await lease.release(1); }
+ */
 export interface Lease {
+  /** The volume id (`path:...` / `uuid:...`), even when locked by root path. */
   readonly volume: string;
   /** The fencing token of this grant (SPEC §5). */
   readonly token: number;
-  /** Unlocks with `status` (0 = success, SPEC §4 counters). */
+  /**
+   * Unlocks with `status` (a safe integer; 0 = success, anything else counts as a failure, SPEC §4)
+   * and hands the lock off. Rejects `EINVAL` for a non-integer status without using up the lease;
+   * `ENOLCK` once released or dropped; `ENOENT` if the volume is gone.
+   */
   release(status?: number): Promise<void>;
-  /** Settles if the lock is lost without being released (volume gone, warden stopped). */
+  /**
+   * Settles (never rejects) if the lock is lost without being released: `ENOENT` when the volume
+   * goes, `ECONNRESET` when the warden stops. Never settles after `release` or `drop`.
+   */
   readonly lost: Promise<WardenError>;
   /** Drops the client without unlocking: counts as its death (a failure, then handoff). */
   drop(): void;
@@ -27,22 +42,51 @@ export interface Lease {
 
 /** A held reboot lock (SPEC §6). */
 export interface RebootLease {
+  /** Releases the reboot lock; volume locks and automatic rebuilds resume. */
   release(): Promise<void>;
 }
 
-/** The embeddable warden (SPEC §12). */
+/**
+ * The embeddable warden (SPEC §12). Every rejection and throw is a `WardenError`; a volume is
+ * named by its id or its absolute root (anything but a string is `EINVAL`).
+ *
+ * @example
+ * const warden = createWarden({ roots: ['/srv/data'] });
+ * await warden.start();
+ * await warden.canUnmount('/srv/data');   // throws WardenError EBUSY while locked or stale
+ */
 export interface WardenHandle {
+  /** Starts watching every root; resolves once every volume has loaded its manifest. Idempotent. */
   start(): Promise<void>;
+  /** The `status` routine's result (SPEC §10), for every volume or one; `ENOENT` for an unknown one. */
   status(volume?: string): StatusResult;
+  /** Every notification (SPEC §8) as it is published; completes when the warden stops. */
   readonly events$: Observable<WardenEvent>;
+  /**
+   * Takes the volume's lock as a new in-process client (`owner` is its name in `status`).
+   * Resolves with the {@link Lease}; rejects with SPEC §5's codes: `EAGAIN` (not started),
+   * `ENOLCK` (reboot lock held), `ENOENT`, `EBUSY` (held, no `wait`), `ETIMEDOUT`, `ENOBUFS`,
+   * `EINVAL` (bad volume or `timeoutMs`).
+   */
   lockVolume(volume: string, options?: { wait?: boolean; timeoutMs?: number; owner?: string }): Promise<Lease>;
+  /**
+   * Takes the reboot lock (SPEC §6) once every volume is clean. Rejects `EAGAIN` (not started),
+   * `EALREADY` (already held), `EBUSY` with `busyVolume` (a volume is busy and no `wait`, or
+   * another caller already waits).
+   */
   lockReboot(options?: { wait?: boolean; owner?: string }): Promise<RebootLease>;
+  /** Resolves if the volume may be unmounted now (SPEC §7); rejects `EBUSY` (locked, or stale: a rebuild starts) or `ENOENT`. */
   canUnmount(volume: string): Promise<void>;
   /** Skips the settle timer; returns the state right after. */
   check(volume: string): string;
   /** Clears `gaveUp` and the counters. */
   retry(volume: string): void;
+  /**
+   * Serves the socket protocol (SPEC §10) on `socket` (control) and `statusSocket`; rejects
+   * `EBUSY` (already running there), `EPERM`, or `EINVAL` (unusable path); opens nothing then.
+   */
   listen(options: ListenOptions): Promise<void>;
+  /** Closes the sockets, stops helpers (SIGTERM, up to 10 s), writes counters; held leases settle `lost`. */
   stop(): Promise<void>;
   /** The actor-level warden, for tools (visualizer, simulation). */
   readonly core: Warden;
@@ -80,12 +124,13 @@ export function createWarden(options: WardenOptions = {}, listenImpl?: Listen): 
     core,
     events$: core.events$,
     start: () => core.start(),
-    status: (volume) => core.status(volume),
-    check: (volume) => core.check(control(), volume),
-    retry: (volume) => core.retry(control(), volume),
-    canUnmount: (volume) => core.canUnmount(volume),
+    status: (volume) => core.status(volume === undefined ? undefined : volumeRef('status', volume)),
+    check: (volume) => core.check(control(), volumeRef('check', volume)),
+    retry: (volume) => core.retry(control(), volumeRef('retry', volume)),
+    canUnmount: async (volume) => core.canUnmount(volumeRef('canUnmount', volume)),
 
     async lockVolume(volume, opts = {}) {
+      volumeRef('lockVolume', volume);
       const client = core.libraryClient(opts.owner ?? 'library');
       let token: number;
       try {
@@ -110,6 +155,7 @@ export function createWarden(options: WardenOptions = {}, listenImpl?: Listen): 
         token,
         lost,
         async release(status = 0) {
+          exitStatus(status);
           if (done) throw new WardenError('ENOLCK', 'this lease was already released');
           done = true;
           core.onLost(client.id, null);
@@ -158,4 +204,20 @@ export function createWarden(options: WardenOptions = {}, listenImpl?: Listen): 
       await core.stop();
     },
   };
+}
+
+// Library callers are not type-checked at runtime: a non-string ref must be EINVAL, not a TypeError.
+function volumeRef(call: string, volume: unknown): string {
+  if (typeof volume === 'string') return volume;
+  throw new WardenError('EINVAL', `${call}(volume): volume must be a volume id or an absolute root path, got ${shown(volume)}`);
+}
+
+// Same rule as the socket's unlock_volume schema: any safe integer, negative ones included.
+function exitStatus(status: unknown): void {
+  if (Number.isSafeInteger(status)) return;
+  throw new WardenError('EINVAL', `release(status): status must be an integer exit status (0 = success), got ${shown(status)}`);
+}
+
+function shown(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }

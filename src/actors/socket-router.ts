@@ -32,24 +32,36 @@ export type Listen = (
  */
 export class SocketRouter {
   private readonly listeners: SocketListener[] = [];
+  // SPEC §10 limits connections: in-process library clients in the registry do not count.
+  private openConnections = 0;
   // --- inspection relay (routine `inspect`) ---
   private inspection: InspectionSource | undefined;
   private readonly inspectStreams = new Map<number, InspectionStream>();
 
   constructor(private readonly warden: Warden, private readonly listen: Listen = listenUnix) {}
 
+  /**
+   * Listens on the control socket, then the status socket. If either fails, nothing stays open
+   * and the error (a `WardenError` from the real adapter) is rethrown.
+   */
   async open(options: ListenOptions): Promise<void> {
     const allocateId = () => this.warden.clients.allocateId();
     const onError = (err: unknown, context: string) => this.warden.env.log.warn({ err: String(err), context }, 'socket error');
     const handlers = this.handlers();
     this.inspection = options.inspection ?? this.inspection;
-    this.listeners.push(
-      await this.listen({ path: path.resolve(options.socket), rights: 'control', socketMode: 0o600, dirMode: 0o700, allocateId, onError }, handlers),
-    );
-    if (options.statusSocket) {
+    const control = await this.listen({ path: path.resolve(options.socket), rights: 'control', socketMode: 0o600, dirMode: 0o700, allocateId, onError }, handlers);
+    this.listeners.push(control);
+    if (!options.statusSocket) return;
+    try {
       this.listeners.push(
         await this.listen({ path: path.resolve(options.statusSocket), rights: 'status', socketMode: 0o666, dirMode: 0o755, allocateId, onError }, handlers),
       );
+    } catch (err) {
+      // A daemon with only its control socket would look half started: close it too.
+      const at = this.listeners.indexOf(control);
+      if (at !== -1) this.listeners.splice(at, 1);
+      await control.close().catch((closeErr: unknown) => onError(closeErr, 'closing the control socket after the status socket failed'));
+      throw err;
     }
   }
 
@@ -65,12 +77,14 @@ export class SocketRouter {
     const warden = this.warden;
     return {
       onConnection: (conn) => {
-        if (warden.clients.size >= warden.env.limits.maxClients) return false;
+        if (this.openConnections >= warden.env.limits.maxClients) return false;
         warden.clients.add(conn.id, conn.rights, 'socket');
+        this.openConnections++;
         return true;
       },
       onMessage: (conn, msg) => this.dispatch(conn, msg),
       onClose: (conn) => {
+        this.openConnections--;
         this.stopInspectStream(conn.id);
         warden.clients.died(conn.id);
       },

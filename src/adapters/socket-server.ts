@@ -83,8 +83,14 @@ export function isAlreadyRunning(err: unknown): err is AlreadyRunningError {
  */
 export async function listenUnix(options: ListenOptions, handlers: SocketHandlers): Promise<SocketListener> {
   const report = options.onError ?? ((error, context) => console.error(`volwarden socket ${options.path}: ${context}:`, error));
-  await ensureParentDir(options.path, options.dirMode);
-  await clearStaleSocket(options.path);
+  const flag = options.rights === 'status' ? '--status-socket' : '--socket';
+  checkPathLength(options.path, flag);
+  await ensureParentDir(options.path, options.dirMode).catch((error: unknown) => {
+    throw osError(error, `cannot create the directory of socket ${options.path}`, flag);
+  });
+  await clearStaleSocket(options.path).catch((error: unknown) => {
+    throw osError(error, `cannot replace the old socket ${options.path}`, flag);
+  });
 
   const connections = new Set<SocketConnection>();
   const server = net.createServer((socket) => accept(socket));
@@ -102,10 +108,19 @@ export async function listenUnix(options: ListenOptions, handlers: SocketHandler
     conn.start();
   }
 
-  await bind(server, options.path, options.socketMode);
+  await bind(server, options.path, options.socketMode, flag);
   server.on('error', (error) => report(error, 'server error'));
-  await chmod(options.path, options.socketMode);
-  const ino = (await lstat(options.path)).ino;
+  let ino: number;
+  try {
+    await chmod(options.path, options.socketMode);
+    ino = (await lstat(options.path)).ino;
+  } catch (error) {
+    // Bound but unusable: leave neither a listening server nor a socket file behind.
+    for (const conn of [...connections]) conn.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await unlink(options.path).catch(() => {});
+    throw osError(error, `cannot set the mode of socket ${options.path}`, flag);
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -120,6 +135,27 @@ export async function listenUnix(options: ListenOptions, handlers: SocketHandler
       return closing;
     },
   };
+}
+
+/** The longest Unix socket path the kernel takes (sun_path is 108 bytes with its NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+// Node truncates a longer path silently and binds a different file: refuse it before anything.
+function checkPathLength(path: string, flag: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes <= MAX_SOCKET_PATH_BYTES) return;
+  throw new WardenError('EINVAL', `socket path ${path} is ${bytes} bytes, longer than ${MAX_SOCKET_PATH_BYTES} bytes: choose a shorter ${flag}`);
+}
+
+// One error type at the boundary (STYLE §5); the OS error stays reachable as `cause`.
+function osError(error: unknown, what: string, flag: string): WardenError {
+  if (error instanceof WardenError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new WardenError('EPERM', `${what}: permission denied (${code}): run as its owner or choose another ${flag}`, { cause: error });
+  }
+  return new WardenError('EINVAL', `${what}: ${reason}: choose another ${flag}`, { cause: error });
 }
 
 // A connection over one net.Socket: decodes input, bounds output, reports its death once.
@@ -258,14 +294,14 @@ function answers(path: string): Promise<boolean> {
 }
 
 // Binds with a umask matching `socketMode`, so the socket never exists with looser permissions.
-function bind(server: net.Server, path: string, socketMode: number): Promise<void> {
+function bind(server: net.Server, path: string, socketMode: number, flag: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') reject(new AlreadyRunningError(path));
       else if (error.code === 'EACCES' || error.code === 'EPERM') {
         reject(new WardenError('EPERM', `cannot create socket ${path}: permission denied`, { cause: error }));
-      } else reject(error);
+      } else reject(osError(error, `cannot listen on socket ${path}`, flag));
     };
     const onListening = () => {
       server.off('error', onError);

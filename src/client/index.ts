@@ -43,10 +43,12 @@ export interface RebootLease {
 
 /** One connection to a daemon, with the library's calls. Every rejection is a `WardenError`. */
 export interface WardenClient {
-  /** The client number the daemon assigned (as shown in `status` holders). */
+  /** The client number the daemon assigned in its `hello` reply (`client`; as shown in `status` holders). */
   readonly clientId: number;
   /** `control` or `status` (the status socket only allows status, subscribe, can-unmount). */
   readonly rights: Rights;
+  /** The daemon's version, from its `hello` reply (as `status().daemon.version`). */
+  readonly version: string;
   /** The socket this client is connected to. */
   readonly socket: string;
   /**
@@ -58,6 +60,7 @@ export interface WardenClient {
   lockReboot(options?: { wait?: boolean }): Promise<RebootLease>;
   /** Resolves if the volume may be unmounted now; `EBUSY` if not. */
   canUnmount(volume: string): Promise<void>;
+  /** The `status` routine's result (SPEC §10), for every volume or one (`ENOENT` if unknown). */
   status(volume?: string): Promise<StatusResult>;
   /** Skips the settle timer; resolves the volume's state right after. */
   check(volume: string): Promise<string>;
@@ -94,6 +97,7 @@ export function wrap(conn: ClientConnection, socket: string): WardenClient {
   return {
     clientId: conn.clientId,
     rights: conn.rights,
+    version: String(conn.version),
     socket,
     closed: conn.closed,
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlreadyRunning, listenUnix, type Connection, type ListenOptions, type SocketHandlers, type SocketListener } from '../../src/adapters/socket-server.js';
@@ -211,6 +211,48 @@ describe('listenUnix', () => {
     expect(error).toBeInstanceOf(WardenError);
     expect(isAlreadyRunning(error)).toBe(false);
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('refuses a path longer than 107 bytes before binding, leaving no file behind', async () => {
+    const path = join(dir, 'x'.repeat(120));
+    const error = await listen(recorder(), { path }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WardenError);
+    expect((error as WardenError).code).toBe('EINVAL');
+    expect((error as WardenError).message).toBe(`socket path ${path} is ${path.length} bytes, longer than 107 bytes: choose a shorter --socket`);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('measures the path limit in bytes, not characters', async () => {
+    // 60 two-byte characters: under 107 characters, over 107 bytes.
+    const path = join(dir, 'é'.repeat(60));
+    expect(path.length).toBeLessThan(107);
+    await expect(listen(recorder(), { path })).rejects.toMatchObject({ code: 'EINVAL' });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('binds a path of exactly 107 bytes', async () => {
+    const path = join(dir, 'a'.repeat(107 - dir.length - 1));
+    expect(Buffer.byteLength(path)).toBe(107);
+    const listener = await listen(recorder(), { path });
+    expect(statSync(listener.path).isSocket()).toBe(true);
+  });
+
+  it('turns an OS error into a WardenError that names the socket and the flag to change', async () => {
+    writeFileSync(join(dir, 'file'), 'data');
+    const path = join(dir, 'file', 'status.sock');
+    const error = await listen(recorder(), { path, rights: 'status', socketMode: 0o666, dirMode: 0o755 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WardenError);
+    expect((error as WardenError).code).toBe('EINVAL');
+    expect((error as WardenError).message).toContain(path);
+    expect((error as WardenError).message).toMatch(/choose another --status-socket$/);
+    expect(((error as WardenError).cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('answers EPERM when the socket directory cannot be written', async () => {
+    mkdirSync(join(dir, 'locked'), { mode: 0o500 });
+    const error = await listen(recorder(), { path: join(dir, 'locked', 'c.sock') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WardenError);
+    expect((error as WardenError).code).toBe('EPERM');
   });
 
   it('close() drops every connection, calls onClose for each and unlinks the socket', async () => {

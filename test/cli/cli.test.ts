@@ -53,8 +53,8 @@ describe('volwarden CLI against a running daemon', () => {
     const { code, stdout } = await runCli(['status', vol.root, '--socket', socket]);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[1]).toMatch(/^VOLUME\s+STATE\s+LOCK\s+WAITERS\s+TOKEN\s+FAILURES\s+STALE\/ERROR$/);
-    expect(lines[2]).toMatch(new RegExp(`^${volumeId}\\s+idle\\s+-\\s+0\\s+\\d+\\s+0\\s+-$`));
+    expect(lines[1]).toMatch(/^VOLUME\s+STATE\s+LOCK\s+WAITERS\s+TOKEN\s+FAILURES\s+LAST REBUILD\s+STALE\/ERROR$/);
+    expect(lines[2]).toMatch(new RegExp(`^${volumeId}\\s+idle\\s+-\\s+0\\s+\\d+\\s+0\\s+ok \\S+ \\d+s ago\\s+-$`));
   });
 
   it('runs CMD under the lock with VOLWARDEN_TOKEN and exits with its code', async () => {

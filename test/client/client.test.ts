@@ -7,6 +7,7 @@ import { connect, type WardenClient, type WardenEvent } from '../../src/client/i
 import { WardenError } from '../../src/errors.js';
 import { decodeRequest } from '../../src/protocol/requests.js';
 import { okReply } from '../../src/protocol/replies.js';
+import { VERSION } from '../../src/version.js';
 import { shortTempDir } from '../adapters/socket-server.helpers.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 
@@ -62,6 +63,34 @@ describe('volwarden/client against a real warden', () => {
     await lease.release(0);
     expect((await c.status()).volumes[0]!.lock.state).toBe('unlocked');
     expect((await rejection(lease.release())).code).toBe('ENOLCK');
+  });
+
+  it('exposes the daemon version and the client id from hello', async () => {
+    const c = await client('hello');
+    expect(c.version).toBe(VERSION);
+    const lease = await c.lockVolume(root);
+    expect((await c.status(lease.volume)).volumes[0]!.lock.holder?.client).toBe(c.clientId);
+  });
+
+  it('keeps a lease releasable after the daemon rejects its status with EINVAL', async () => {
+    const c = await client('backup');
+    const lease = await c.lockVolume(root);
+    expect((await rejection(lease.release(1.5))).code).toBe('EINVAL');
+    expect((await c.status(lease.volume)).volumes[0]!.lock.holder?.client).toBe(c.clientId);
+    await lease.release(0);
+    expect((await c.status(lease.volume)).volumes[0]!.lock.state).toBe('unlocked');
+  });
+
+  it('settles lease.lost with ENOENT when a release finds the volume gone', async () => {
+    const c = await client('holder');
+    const lease = await c.lockVolume(root);
+    const { rmSync } = await import('node:fs');
+    rmSync(join(root, '.volwarden.json'));
+    await eventually(() => warden.status().volumes.length, (n) => n === 0);
+    expect((await rejection(lease.release(0))).code).toBe('ENOENT');
+    const reason = await lease.lost;
+    expect(reason.code).toBe('ENOENT');
+    expect((await rejection(lease.release(0))).code).toBe('ENOLCK');
   });
 
   it('answers EBUSY to a second client that does not wait, and ENOENT for an unknown volume', async () => {
