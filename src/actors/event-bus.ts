@@ -1,18 +1,23 @@
 /**
  * The warden's notification bus (SPEC §8, §12 `warden.events$`): stamps each event with `n` and
- * `ts`, then hands it synchronously, in publish order, to the registered sinks (the subscriber
- * hub) and to in-process rxjs subscribers.
+ * `ts`, hands it synchronously to the registered sinks (the subscriber hub, which bounds socket
+ * subscribers with acks, `maxQueuedEvents` and zombies), and to in-process rxjs subscribers
+ * right after the warden's current step.
  *
- * Back-pressure: the bus never buffers. Delivery is synchronous inside `publish`, so a slow
- * embedder slows the warden; an embedder that needs time must buffer or reschedule itself, e.g.
- * `warden.events$.pipe(observeOn(asyncScheduler)).subscribe(...)`. Socket subscribers are
- * bounded separately by the hub (acks, `maxQueuedEvents`, zombies).
+ * Back-pressure for `events$`: the warden never waits for an embedder. Events reach `events$`
+ * subscribers in publish order one microtask after the step that published them, so whatever
+ * the warden does in that step (answering a client, starting a helper, persisting a token) is
+ * done before any subscriber code runs, however slow it is. The bus keeps nothing per
+ * subscriber: a burst is delivered in full at once, so its memory is bounded by the burst. An
+ * embedder that does slow asynchronous work per event must bound its own buffer (for example
+ * `bufferTime`, `auditTime` or `sampleTime` before its `concatMap`); one that needs acks and a
+ * bound enforced by the daemon subscribes over the socket instead (SPEC §8).
  *
  * Isolation: a sink or subscriber that throws is reported to `onSinkError` and the rest carry
  * on; the warden never sees the error. This also holds for errors in an embedder's operator
  * chain (`events$.pipe(map(...))`), which would otherwise be rethrown asynchronously by rxjs.
  */
-import { Observable, Subject, Subscriber, type Observer, type Operator, type Subscription } from 'rxjs';
+import { filter, Observable, Subject, Subscriber, type Observer, type Operator, type Subscription } from 'rxjs';
 import type { Clock } from '../adapters/types.js';
 import type { EventInput, WardenEvent } from '../protocol/events.js';
 
@@ -46,11 +51,17 @@ export class EventBus {
   private readonly onSinkError: (error: unknown, event?: WardenEvent) => void;
   private lastN = 0;
   private completed = false;
+  /** Published, not yet handed to `events$` (delivered a microtask later, in order). */
+  private pending: WardenEvent[] = [];
 
   constructor(options: EventBusOptions) {
     this.clock = options.clock;
     this.onSinkError = options.onSinkError ?? ((error) => console.error('volwarden: event subscriber failed:', error));
-    this.events$ = new IsolatingObservable<WardenEvent>((subscriber) => this.subject.subscribe(subscriber), this.onSinkError);
+    // Hot from the moment of subscribing: events published earlier but not yet delivered are not its.
+    this.events$ = new IsolatingObservable<WardenEvent>((subscriber) => {
+      const after = this.lastN;
+      return this.subject.pipe(filter((event) => event.n > after)).subscribe(subscriber);
+    }, this.onSinkError);
   }
 
   /**
@@ -67,13 +78,23 @@ export class EventBus {
         this.onSinkError(error, event);
       }
     }
-    try {
-      this.subject.next(event);
-    } catch (error) {
-      // Only reachable with rxjs's deprecated synchronous error handling; still never the warden's problem.
-      this.onSinkError(error, event);
-    }
+    this.pending.push(event);
+    if (this.pending.length === 1) queueMicrotask(() => this.flush());
     return event;
+  }
+
+  /** Hands every pending event to `events$` subscribers, in publish order. */
+  private flush(): void {
+    const events = this.pending;
+    this.pending = [];
+    for (const event of events) {
+      try {
+        this.subject.next(event);
+      } catch (error) {
+        // Only reachable with rxjs's deprecated synchronous error handling; still never the warden's problem.
+        this.onSinkError(error, event);
+      }
+    }
   }
 
   /** Registers a sink; returns its removal, like every subscription in volwarden. */
@@ -87,6 +108,8 @@ export class EventBus {
     if (this.completed) return;
     this.completed = true;
     this.sinks.clear();
+    // What was published before the stop is still delivered, before the completion.
+    this.flush();
     this.subject.complete();
   }
 }

@@ -29,26 +29,44 @@ describe('EventBus', () => {
     expect(b.publish({ type: 'volume.ready', volume: 'y' }).n).toBe(1);
   });
 
-  it('delivers synchronously, in publish order, to sinks and to events$ subscribers', () => {
+  it('delivers to sinks at once and to events$ subscribers after the publishing step, both in publish order', async () => {
     const { bus } = setup();
     const order: string[] = [];
     bus.addSink((ev) => order.push(`sink ${ev.n}`));
     bus.events$.subscribe((ev) => order.push(`rx ${ev.n}`));
     bus.publish({ type: 'volume.ready', volume: 'x' });
     bus.publish({ type: 'volume.gone', volume: 'x' });
-    expect(order).toEqual(['sink 1', 'rx 1', 'sink 2', 'rx 2']);
+    order.push('step done');
+    await Promise.resolve();
+    expect(order).toEqual(['sink 1', 'sink 2', 'step done', 'rx 1', 'rx 2']);
   });
 
-  it('is hot: a late subscriber sees only later events', () => {
+  it('is hot: a late subscriber sees only later events, even those published in the same step', async () => {
     const { bus } = setup();
     bus.publish({ type: 'volume.ready', volume: 'x' });
     const seen: number[] = [];
     bus.events$.subscribe((ev) => seen.push(ev.n));
     bus.publish({ type: 'volume.ready', volume: 'x' });
+    await Promise.resolve();
     expect(seen).toEqual([2]);
   });
 
-  it('isolates a throwing subscriber: publish and the other subscribers carry on', () => {
+  it('never waits for a slow subscriber: the publishing step finishes before it runs', async () => {
+    const { bus } = setup();
+    let stepFinishedAt = 0;
+    let subscriberStartedAt = 0;
+    bus.events$.subscribe(() => {
+      subscriberStartedAt ||= performance.now();
+      const until = performance.now() + 20;
+      while (performance.now() < until); // a CPU-bound embedder
+    });
+    for (let i = 0; i < 5; i++) bus.publish({ type: 'volume.ready', volume: 'x' });
+    stepFinishedAt = performance.now();
+    await Promise.resolve();
+    expect(subscriberStartedAt).toBeGreaterThanOrEqual(stepFinishedAt);
+  });
+
+  it('isolates a throwing subscriber: publish and the other subscribers carry on', async () => {
     const { bus, errors } = setup();
     const seen: number[] = [];
     bus.events$.subscribe(() => {
@@ -62,11 +80,12 @@ describe('EventBus', () => {
     bus.events$.subscribe((ev) => seen.push(ev.n));
     expect(() => bus.publish({ type: 'volume.ready', volume: 'x' })).not.toThrow();
     bus.publish({ type: 'volume.ready', volume: 'x' });
+    await Promise.resolve();
     expect(seen).toEqual([1, 2]);
     expect(errors.map((e) => (e as Error).message)).toEqual(['embedder bug', 'observer bug', 'embedder bug', 'observer bug']);
   });
 
-  it('isolates an error thrown inside an embedder’s operator chain', () => {
+  it('isolates an error thrown inside an embedder’s operator chain', async () => {
     const { bus, errors } = setup();
     const seen: WardenEvent['type'][] = [];
     bus.events$
@@ -80,11 +99,12 @@ describe('EventBus', () => {
     bus.events$.pipe(map((ev) => ev.type)).subscribe((type) => seen.push(type));
     bus.publish({ type: 'volume.ready', volume: 'x' });
     bus.publish({ type: 'volume.gone', volume: 'x' });
+    await Promise.resolve();
     expect(seen).toEqual(['volume.ready', 'volume.gone']);
     expect(errors.map((e) => (e as Error).message)).toEqual(['operator bug']);
   });
 
-  it('isolates a throwing sink from the warden and from events$ subscribers', () => {
+  it('isolates a throwing sink from the warden and from events$ subscribers', async () => {
     const { bus, errors } = setup();
     const seen: number[] = [];
     bus.addSink(() => {
@@ -92,6 +112,7 @@ describe('EventBus', () => {
     });
     bus.events$.subscribe((ev) => seen.push(ev.n));
     expect(() => bus.publish({ type: 'volume.ready', volume: 'x' })).not.toThrow();
+    await Promise.resolve();
     expect(seen).toEqual([1]);
     expect(errors).toHaveLength(1);
   });
@@ -106,7 +127,7 @@ describe('EventBus', () => {
     expect(seen).toEqual([1]);
   });
 
-  it('completes events$ on complete(); later events are stamped but go nowhere', () => {
+  it('completes events$ on complete(), after what was published before; later events are stamped but go nowhere', () => {
     const { bus } = setup();
     let completed = false;
     const seen: number[] = [];
