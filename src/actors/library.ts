@@ -200,8 +200,11 @@ export function createWarden(options: WardenOptions = {}, listenImpl?: Listen): 
     },
 
     async stop() {
-      await router?.close();
+      // SPEC §13 order: stop accepting, stop helpers and write counters, then close connections.
+      // Closing them first would make every holder "die" and hand locks to queued rebuilds.
+      router?.stopAccepting();
       await core.stop();
+      await router?.close();
     },
   };
 }

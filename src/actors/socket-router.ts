@@ -65,6 +65,11 @@ export class SocketRouter {
     }
   }
 
+  /** Refuses new connections on every socket; open ones stay until {@link close}. */
+  stopAccepting(): void {
+    for (const listener of this.listeners) listener.stopAccepting();
+  }
+
   /** Stops accepting, closes every connection and removes the socket files. */
   async close(): Promise<void> {
     const listeners = this.listeners.splice(0);

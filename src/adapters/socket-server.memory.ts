@@ -35,6 +35,8 @@ interface MemoryEndpoint {
   options: MemoryListenOptions;
   handlers: SocketHandlers;
   connections: Set<MemoryConnection>;
+  /** After stopAccepting(): new connections are refused, open ones stay. */
+  refusing?: boolean;
 }
 
 /**
@@ -57,6 +59,9 @@ export class MemorySocketServer {
     this.endpoints.set(options.rights, endpoint);
     return {
       path: options.path ?? `memory:${options.rights}`,
+      stopAccepting: () => {
+        if (this.endpoints.get(options.rights) === endpoint) endpoint.refusing = true;
+      },
       close: async () => {
         if (this.endpoints.get(options.rights) !== endpoint) return;
         this.endpoints.delete(options.rights);
@@ -68,7 +73,7 @@ export class MemorySocketServer {
   /** Opens a connection to the listener with `rights`; throws like ECONNREFUSED if there is none. */
   connect(rights: Rights = 'control'): MemoryPeer {
     const endpoint = this.endpoints.get(rights);
-    if (endpoint === undefined) throw new Error(`nothing listens with ${rights} rights (ECONNREFUSED)`);
+    if (endpoint === undefined || endpoint.refusing) throw new Error(`nothing listens with ${rights} rights (ECONNREFUSED)`);
     const conn = new MemoryConnection(endpoint);
     let accepted = false;
     try {

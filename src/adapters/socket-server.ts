@@ -34,6 +34,8 @@ export interface SocketHandlers {
 /** A listening socket; `close()` stops accepting, drops every connection and removes the file. */
 export interface SocketListener {
   readonly path: string;
+  /** Refuses new connections and keeps the open ones (a stopping daemon, SPEC §13). */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -123,11 +125,16 @@ export async function listenUnix(options: ListenOptions, handlers: SocketHandler
   }
 
   let closing: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
+  const stopAccepting = () => {
+    stopped ??= new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   return {
     path: options.path,
+    stopAccepting,
     close() {
       closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        stopAccepting();
         for (const conn of [...connections]) conn.destroy();
         await stopped;
         await unlinkIfOurs(options.path, ino);

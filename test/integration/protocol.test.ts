@@ -175,4 +175,19 @@ describe('socket protocol', () => {
     expect(granted).toMatchObject({ id: 1101, seq: 2, ret: 'OK', token: 3 });
     expect(warden.status().volumes[0]).toMatchObject({ failures: 0, lock: { state: 'locked', token: 3 } });
   });
+
+  it('stops without handing a held lock to the queued rebuild: no helper starts, no failure is counted', async () => {
+    const { socket, vol, warden } = await daemon({ settleMs: 20 });
+    const holder = await connectRaw(socket);
+    expect(await call(holder, { id: 1001, volume: vol.root })).toMatchObject({ ret: 'OK' });
+    const seen: string[] = [];
+    warden.events$.subscribe((e) => seen.push(e.type === 'lock.granted' ? `granted to ${e.holder.name}` : e.type));
+    writeFileSync(path.join(vol.root, 'src', 'a.txt'), 'changed while locked\n');
+    await eventually(() => warden.status().volumes[0]!, (v) => v.state === 'checking' && v.lock.waiters === 1);
+    await warden.stop();
+    await holder.ended;
+    expect(seen).not.toContain('granted to volwarden');
+    expect(seen).not.toContain('rebuild.finished');
+    expect(warden.status().volumes[0]).toMatchObject({ failures: 0 });
+  });
 });

@@ -20,18 +20,6 @@ export interface Violation {
   message: string;
 }
 
-/**
- * Deviations from the SPEC the simulation found and reported but that are not fixed in src/ yet.
- * Each one relaxes exactly one expectation so the other checks stay useful; `SIM_STRICT=1`
- * checks them anyway. Remove an entry once its fix lands.
- */
-export const KNOWN_ISSUES = {
-  /**
-   * `stop()` closes the sockets first: every holder "dies" (a failure), the daemon's queued request
-   * is granted and a helper is launched while the warden is stopping.
-   */
-  helperStartsDuringStop: process.env.SIM_STRICT !== '1',
-};
 
 interface Counters {
   failures: number;
@@ -139,7 +127,7 @@ export class Invariants {
 
   /** SPEC §6: no automatic rebuild starts while the reboot lock is held. */
   onRun(run: FakeRun): void {
-    if (this.world.stopping && !KNOWN_ISSUES.helperStartsDuringStop) {
+    if (this.world.stopping) {
       this.fail(`helper ${run.request.argv.join(' ')} started in ${run.request.cwd} while the warden is stopping`);
     }
     if (this.world.warden.status().reboot.state === 'held') {
