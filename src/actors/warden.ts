@@ -346,6 +346,28 @@ export class Warden {
     return notApplied;
   }
 
+  /**
+   * Mount points discovery may make volumes of: local, writable, and one per mounted tree. A bind
+   * mount or a second mount of the same device shows the same files, and two volumes over them
+   * would hold two locks on one set of caches: the mount point already watched (else the first
+   * one listed) stands for them all.
+   */
+  private usableMountPoints(mounts: MountEntry[]): Set<string> {
+    const byTree = new Map<string, string[]>();
+    for (const m of mounts) {
+      if (m.readOnly || isNetworkOrPseudoFs(m.fsType)) continue;
+      const root = normalizeRoot(m.mountPoint);
+      const tree = m.device === undefined ? `at ${root}` : `${m.device} ${m.fsRoot ?? '/'}`;
+      byTree.set(tree, [...(byTree.get(tree) ?? []), root]);
+    }
+    const usable = new Set<string>();
+    for (const roots of byTree.values()) {
+      const watched = roots.find((r) => [...this.volumes.values()].some((v) => v.root === r));
+      usable.add(watched ?? roots[0]!);
+    }
+    return usable;
+  }
+
   private async setDiscovery(on: boolean): Promise<void> {
     if (on === this.discoverMounts) return;
     this.discoverMounts = on;
@@ -371,9 +393,7 @@ export class Warden {
     if (this.stopping) return;
     const mounts = await this.adapters.mounts.list().catch(() => this.mountsCache);
     this.mountsCache = mounts;
-    const usable = new Set(
-      mounts.filter((m) => !m.readOnly && !isNetworkOrPseudoFs(m.fsType)).map((m) => normalizeRoot(m.mountPoint)),
-    );
+    const usable = this.usableMountPoints(mounts);
     for (const root of [...this.discovered]) {
       if (usable.has(root)) continue;
       this.discovered.delete(root);
@@ -381,9 +401,15 @@ export class Warden {
       for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'ROOT_REMOVED' });
     }
     for (const root of usable) {
-      if (this.discovered.has(root) || [...this.volumes.values()].some((v) => v.root === root)) continue;
+      if ([...this.volumes.values()].some((v) => v.root === root)) continue;
       const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
       if (!manifest || this.stopping) continue;
+      // The same file system under two uuids is a clone; under one id it can be one volume only.
+      const other = this.volumes.get(volumeIdFor(root, this.mountsCache));
+      if (other && usable.has(other.root)) {
+        this.env.log.warn({ root, volume: other.id, at: other.root }, 'a second file system with the same UUID: not watched');
+        continue;
+      }
       this.discovered.add(root);
       const volume = this.createVolume(root);
       await this.loaded(volume);
@@ -470,6 +496,8 @@ export class Warden {
   private volumeGone(volume: VolumeRuntime): void {
     if (this.volumes.get(volume.id) !== volume) return;
     this.volumes.delete(volume.id);
+    // Discovered again at the next mount-table change, if its mount still holds a manifest.
+    this.discovered.delete(volume.root);
     const holder = volume.lock.holder();
     if (holder) this.lostListeners.get(holder.client)?.(new WardenError('ENOENT', `volume ${volume.id} is gone`));
     this.hub.volumeGone(volume.id);

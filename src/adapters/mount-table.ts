@@ -32,7 +32,8 @@ const SKIPPED_FS_TYPES = new Set([
   'fuse.glusterfs', 'afs', 'ncpfs', 'lustre', 'fuse.rclone', 'fuse.s3fs', 'davfs', 'fuse.davfs2',
   'proc', 'sysfs', 'devtmpfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs',
   'securityfs', 'pstore', 'bpf', 'autofs', 'binfmt_misc', 'configfs', 'fusectl', 'hugetlbfs',
-  'efivarfs', 'rpc_pipefs', 'nsfs', 'nfsd', 'selinuxfs', 'squashfs',
+  'efivarfs', 'rpc_pipefs', 'nsfs', 'nfsd', 'selinuxfs', 'squashfs', 'erofs', 'iso9660',
+  'fuse.lxcfs', 'fuse.portal', 'fuse.gvfsd-fuse', 'fuse.gcsfuse', 'fuse.juicefs',
 ]);
 
 /**
@@ -113,7 +114,8 @@ export function createProcMountTable(options: ProcMountTableOptions = {}): Mount
       for (const row of rows) {
         // Only a mount of the whole file system stands for its UUID; a bind of a subtree does not.
         const uuid = row.fsRoot === '/' ? await uuidOf(row, uuids) : undefined;
-        entries.push(uuid === undefined ? row.entry : { ...row.entry, uuid });
+        const entry = { ...row.entry, device: row.device, fsRoot: row.fsRoot };
+        entries.push(uuid === undefined ? entry : { ...entry, uuid });
       }
       return entries;
     },
@@ -162,8 +164,8 @@ async function uuidOf(row: MountInfoRow, uuids: UuidIndex): Promise<string | und
 
 /** glibc's `major()`/`minor()` for a Linux dev_t. */
 function deviceString(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
   return `${major}:${minor}`;
 }
 

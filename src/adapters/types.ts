@@ -136,6 +136,13 @@ export interface MountEntry {
   readOnly: boolean;
   /** Filesystem UUID when known (from /dev/disk/by-uuid). */
   uuid?: string;
+  /**
+   * What is mounted: `major:minor` of the device and the directory of that file system shown
+   * here (`/` unless a bind of a subtree). Two entries with both equal show the same files
+   * (a bind mount, or the same device mounted twice): discovery makes one volume of them.
+   */
+  device?: string;
+  fsRoot?: string;
 }
 
 export interface MountAdapter {

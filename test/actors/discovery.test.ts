@@ -76,4 +76,24 @@ describe('mount discovery', () => {
     expect(t.ids()).toEqual(['uuid:U2 /media/moved idle']);
     await t.warden.stop();
   });
+
+  it('makes one volume of a mount and its bind alias: the lock stays, and unmounting the alias changes nothing', async () => {
+    const t = setup();
+    t.fs.writeFile('/mnt/alias/.volwarden.json', MANIFEST, { mode: 0o644 });
+    const usb = { fsType: 'vfat', source: '/dev/sdb1', readOnly: false, uuid: 'U1', device: '8:17', fsRoot: '/' };
+    t.mounts.mount({ mountPoint: '/media/usb', ...usb });
+    await t.warden.start();
+    await settle();
+    const lease = await t.warden.lockVolume('uuid:U1');
+    t.mounts.mount({ mountPoint: '/mnt/alias', ...usb });
+    await settle();
+    expect(t.ids()).toEqual(['uuid:U1 /media/usb idle']);
+    expect(t.warden.status('uuid:U1').volumes[0]!.lock.state).toBe('locked');
+    t.mounts.unmount('/mnt/alias');
+    await settle();
+    expect(t.ids()).toEqual(['uuid:U1 /media/usb idle']);
+    await lease.release(0);
+    expect(t.events.filter((e) => e.type === 'volume.gone')).toEqual([]);
+    await t.warden.stop();
+  });
 });
