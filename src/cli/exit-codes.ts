@@ -67,7 +67,11 @@ export function exitCodeFor(code: ErrorCode): number {
  */
 export function describeFailure(err: unknown): { exitCode: number; message: string } {
   if (err instanceof CliError) return { exitCode: err.exitCode, message: oneLine(err.message) };
-  if (err instanceof WardenError) return { exitCode: exitCodeFor(err.code), message: oneLine(`${err.message} (${err.code})`) };
+  if (err instanceof WardenError) {
+    // The code helps a script or a search; EINVAL ("you asked for something impossible") only adds noise.
+    const suffix = err.code === 'EINVAL' ? '' : ` (${err.code})`;
+    return { exitCode: exitCodeFor(err.code), message: oneLine(`${err.message}${suffix}`) };
+  }
   return { exitCode: EXIT.SOFTWARE, message: oneLine(`internal error: ${err instanceof Error ? err.message : String(err)}`) };
 }
 

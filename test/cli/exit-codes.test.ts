@@ -16,6 +16,7 @@ describe('exit codes', () => {
   it('describes any failure in one line', () => {
     expect(describeFailure(new WardenError('EBUSY', 'busy\nnow'))).toEqual({ exitCode: 75, message: 'busy now (EBUSY)' });
     expect(describeFailure(new CliError(65, 'bad manifest'))).toEqual({ exitCode: 65, message: 'bad manifest' });
+    expect(describeFailure(new WardenError('EINVAL', 'port 8080 is in use: choose another'))).toEqual({ exitCode: 64, message: 'port 8080 is in use: choose another' });
     expect(describeFailure(new Error('boom')).exitCode).toBe(70);
   });
 });

@@ -36,7 +36,8 @@ describe('npm pack and a global install', () => {
     if (!existsSync(join(REPO, 'dist', 'cli', 'main.js')) || !existsSync(join(REPO, 'visualizer', 'dist', 'index.html'))) {
       await npm(['run', 'build'], REPO);
     }
-    const { stdout } = await npm(['pack', '--pack-destination', tmp, '--json'], REPO);
+    // npm test built dist/ already; prepack would rebuild it under the other tests' feet.
+    const { stdout } = await npm(['pack', '--ignore-scripts', '--pack-destination', tmp, '--json'], REPO);
     const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     entries = packed.files.map((f) => f.path);
     await npm(['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(tmp, packed.filename)], tmp);
