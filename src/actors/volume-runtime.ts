@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { WardenError } from '../errors.js';
 import { helperEnvironment } from '../adapters/processes.js';
-import type { Adapters, WatchHandle, WatchEvent } from '../adapters/types.js';
+import type { Adapters, VolumeRecord, WatchHandle, WatchEvent } from '../adapters/types.js';
 import { confine } from '../manifest/confine.js';
 import { loadManifest } from '../manifest/load.js';
 import { type Manifest } from '../manifest/schema.js';
@@ -82,7 +82,9 @@ export class VolumeRuntime {
   private installerProblem: string | null = null;
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
-  private persisted = { failures: -1, attempts: -1, token: -1 };
+  private persisted: VolumeRecord = { failures: -1, attempts: -1, token: -1 };
+  /** Set until the first load has dealt with a helper an earlier daemon left running. */
+  private leftoverChecked = false;
   private daemonWaiting = false;
   private stopping = false;
   /** When a holder last died without unlocking, so a killed helper's timeout is not counted twice. */
@@ -221,16 +223,36 @@ export class VolumeRuntime {
     this.host.gone(this);
   }
 
-  private persist(patch: Partial<{ failures: number; attempts: number; token: number }>): void {
+  private persist(patch: Partial<VolumeRecord>): void {
     this.persisted = { ...this.persisted, ...patch };
     try {
-      this.host.adapters.state?.save(this.id, { ...this.persisted });
+      this.host.adapters.state?.save(this.id, this.persisted);
     } catch (err) {
       this.host.env.log.error({ volume: this.id, err: String(err) }, 'could not write the state directory');
     }
   }
 
+  /**
+   * A daemon killed mid-rebuild leaves its helper running (it leads its own process group). It
+   * must end before this volume rebuilds or its lock is granted again, or two helpers would write
+   * the same caches at once. Recorded at spawn in the state directory; the pid must still be that
+   * process (its start time), not a later one that reused the number.
+   */
+  private async stopLeftoverHelper(): Promise<void> {
+    if (this.leftoverChecked) return;
+    this.leftoverChecked = true;
+    const helper = this.persisted.helper;
+    if (helper === undefined) return;
+    const { processes } = this.host.adapters;
+    if (processes.identity(helper.pid) === helper.identity) {
+      this.host.env.log.warn({ volume: this.id, pid: helper.pid }, 'a helper left by an earlier daemon still runs: stopping it first');
+      await processes.stopGroup(helper.pid, KILL_GRACE_MS);
+    }
+    this.persist({ helper: undefined });
+  }
+
   private async load(): Promise<LoadOutcome> {
+    await this.stopLeftoverHelper();
     const result = await loadManifest(this.host.adapters.fs, this.root, {
       daemonUid: this.host.daemonUid,
       rebuilders: new Set(Object.keys(this.host.rebuilders)),
@@ -324,9 +346,14 @@ export class VolumeRuntime {
           timeoutMs: timeoutSec * 1000,
           killGraceMs: KILL_GRACE_MS,
           maxOutputBytes: MAX_HELPER_OUTPUT,
+          onStarted: (pid) => {
+            const identity = this.host.adapters.processes.identity(pid);
+            if (identity !== null) this.persist({ helper: { pid, identity } });
+          },
         },
         signal,
       );
+      if (this.persisted.helper !== undefined) this.persist({ helper: undefined });
       status = exit.status;
       // A helper killed at its timeout while it held the lock (lockMode helper) was already
       // counted once, as a holder that died when its connection closed with it.

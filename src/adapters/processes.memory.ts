@@ -62,6 +62,7 @@ export class FakeProcesses implements ProcessAdapter {
   private readonly unstartable = new Set<string>();
   private readonly handedOut = new Set<FakeRun>();
   private readonly waiters: Array<(run: FakeRun) => void> = [];
+  private readonly stoppers = new Map<FakeRun, (graceMs: number) => void>();
   private nextPid: number;
 
   constructor(options: FakeProcessesOptions = {}) {
@@ -79,6 +80,18 @@ export class FakeProcesses implements ProcessAdapter {
     return this.alive.has(pid);
   }
 
+  identity(pid: number): string | null {
+    return this.running.some((run) => run.pid === pid) ? `fake:${pid}` : null;
+  }
+
+  /** Like the real one: SIGTERM, then SIGKILL `graceMs` later on the injected clock. */
+  stopGroup(pid: number, graceMs: number): Promise<void> {
+    const run = this.running.find((r) => r.pid === pid);
+    if (!run) return Promise.resolve();
+    this.stoppers.get(run)?.(graceMs);
+    return run.result.then(() => undefined);
+  }
+
   /** The oldest run not yet returned by `nextRun`, waiting for one to start if needed. */
   nextRun(): Promise<FakeRun> {
     const pending = this.history.find((run) => !this.handedOut.has(run));
@@ -92,7 +105,10 @@ export class FakeProcesses implements ProcessAdapter {
   run(request: SpawnRequest, signal: AbortSignal): Promise<HelperExit> {
     const run = this.start(request, signal);
     this.history.push(run);
-    if (!run.done) this.running.push(run);
+    if (!run.done) {
+      this.running.push(run);
+      request.onStarted?.(run.pid);
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       this.handedOut.add(run);
@@ -170,6 +186,12 @@ export class FakeProcesses implements ProcessAdapter {
       return run;
     }
     signal.addEventListener('abort', onAbort, { once: true });
+    this.stoppers.set(run, (graceMs) => {
+      if (done) return;
+      kill('SIGTERM');
+      if (!done) killTimer = clock.setTimeout(() => kill('SIGKILL'), graceMs);
+    });
+    void result.then(() => this.stoppers.delete(run));
     if (request.timeoutMs > 0 && Number.isFinite(request.timeoutMs)) {
       timeoutTimer = clock.setTimeout(() => {
         timeoutTimer = undefined;

@@ -4,7 +4,7 @@
  * and bounded. Every way a run can end becomes a `HelperExit` value; nothing rejects.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants, readFileSync } from 'node:fs';
+import { constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
@@ -30,7 +30,50 @@ const DRAIN_MS = 200;
  * if (exit.status !== 0) log.warn(exit.output);
  */
 export function createNodeProcesses(): ProcessAdapter {
-  return { run: runHelper, isAlive: isProcessAlive };
+  return { run: runHelper, isAlive: isProcessAlive, identity: processIdentity, stopGroup };
+}
+
+/** How often {@link stopGroup} looks whether a group it signalled is gone (no child: no exit event). */
+const GROUP_POLL_MS = 50;
+
+/**
+ * The start time of `pid` (field 22 of /proc/<pid>/stat, in clock ticks since boot): a pid reused
+ * by a later process has another. `null` when no such process runs, it is a zombie, or there is no /proc.
+ */
+export function processIdentity(pid: number): string | null {
+  if (!isProcessAlive(pid)) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm)": state is field 3, so starttime (22) is index 19 of the rest.
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** See {@link ProcessAdapter.stopGroup}. */
+export async function stopGroup(pid: number, graceMs: number): Promise<void> {
+  if (!Number.isSafeInteger(pid) || pid <= 1) return;
+  const signal = (sig: NodeJS.Signals): boolean => {
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false; // ESRCH: nothing of the group is left.
+    }
+  };
+  const goneWithin = async (ms: number): Promise<boolean> => {
+    for (const deadline = Date.now() + ms; Date.now() < deadline;) {
+      if (!groupAlive(pid)) return true;
+      await new Promise((r) => setTimeout(r, GROUP_POLL_MS));
+    }
+    return !groupAlive(pid);
+  };
+  if (!signal('SIGTERM')) return;
+  if (await goneWithin(graceMs)) return;
+  signal('SIGKILL');
+  await goneWithin(1000);
 }
 
 /** Inputs of {@link helperEnvironment}. */
@@ -76,6 +119,36 @@ export function isProcessAlive(pid: number): boolean {
   return !isZombie(pid);
 }
 
+/**
+ * Whether any process of group `pgid` still runs. Zombies do not count: an orphan's children are
+ * reparented to pid 1, which in a container may never reap them, and they still answer kill(0).
+ */
+function groupAlive(pgid: number): boolean {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // After "pid (comm)": state, ppid, pgrp.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+    } catch {
+      // It exited while we looked.
+    }
+  }
+  return false;
+}
+
 /** A zombie (exited, not yet reaped — common under a container's pid 1) is not alive. */
 function isZombie(pid: number): boolean {
   try {
@@ -113,6 +186,7 @@ export async function runHelper(request: SpawnRequest, signal: AbortSignal): Pro
   } catch (err) {
     return spawnFailure(describeSpawnError(request, err));
   }
+  if (child.pid !== undefined) request.onStarted?.(child.pid);
   return superviseChild(child, request, signal);
 }
 

@@ -2,6 +2,7 @@
  * The in-memory twin of the state directory. Pass the same instance to a new warden to
  * simulate a daemon restart: counters and fencing tokens survive, as they do on disk.
  */
+import { copyRecord } from './volume-record.js';
 import type { StateStore, VolumeRecord } from './types.js';
 
 /**
@@ -18,16 +19,16 @@ export class MemoryStateStore implements StateStore {
 
   load(volumeId: string): VolumeRecord | undefined {
     const record = this.records.get(volumeId);
-    return record === undefined ? undefined : { ...record };
+    return record === undefined ? undefined : copyRecord(record);
   }
 
   save(volumeId: string, record: VolumeRecord): void {
     this.saves += 1;
-    this.records.set(volumeId, { failures: record.failures, attempts: record.attempts, token: record.token });
+    this.records.set(volumeId, copyRecord(record));
   }
 
   /** Every record, keyed by volume id. */
   loadAll(): Map<string, VolumeRecord> {
-    return new Map([...this.records].map(([id, record]) => [id, { ...record }]));
+    return new Map([...this.records].map(([id, record]) => [id, copyRecord(record)]));
   }
 }

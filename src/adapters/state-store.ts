@@ -10,6 +10,7 @@ import {
 import { join } from 'node:path';
 import { isProcessAlive } from './processes.js';
 import type { StateStore, VolumeRecord } from './types.js';
+import { copyRecord } from './volume-record.js';
 
 /** A state store that can also list what it holds (startup, `status`). */
 export interface FileStateStore extends StateStore {
@@ -55,7 +56,7 @@ export function createFileStateStore(dir: string, options: FileStateStoreOptions
     },
     save(volumeId, record) {
       try {
-        const stored: StoredRecord = { volumeId, failures: record.failures, attempts: record.attempts, token: record.token };
+        const stored: StoredRecord = { volumeId, ...copyRecord(record) };
         writeAtomically(volumesDir, recordFileName(volumeId), `${JSON.stringify(stored)}\n`);
       } catch (err) {
         if (!options.onError) throw err;
@@ -67,7 +68,7 @@ export function createFileStateStore(dir: string, options: FileStateStoreOptions
       for (const name of listDir(volumesDir)) {
         if (!name.endsWith('.json')) continue;
         const stored = readRecord(join(volumesDir, name));
-        if (stored) records.set(stored.volumeId, { failures: stored.failures, attempts: stored.attempts, token: stored.token });
+        if (stored) records.set(stored.volumeId, copyRecord(stored));
       }
       return records;
     },
@@ -117,13 +118,20 @@ function readRecord(path: string, volumeId?: string): StoredRecord | VolumeRecor
   if (!isStoredRecord(parsed)) return undefined;
   if (volumeId === undefined) return parsed;
   if (parsed.volumeId !== volumeId) return undefined;
-  return { failures: parsed.failures, attempts: parsed.attempts, token: parsed.token };
+  return copyRecord(parsed);
 }
 
 function isStoredRecord(value: unknown): value is StoredRecord {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.volumeId === 'string' && isCount(v.failures) && isCount(v.attempts) && isCount(v.token);
+  return typeof v.volumeId === 'string' && isCount(v.failures) && isCount(v.attempts) && isCount(v.token) && isHelper(v.helper);
+}
+
+function isHelper(value: unknown): value is VolumeRecord['helper'] {
+  if (value === undefined) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return isCount(v.pid) && typeof v.identity === 'string';
 }
 
 function isCount(value: unknown): value is number {

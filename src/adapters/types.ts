@@ -80,6 +80,11 @@ export interface SpawnRequest {
   killGraceMs: number;
   /** Captured stdout+stderr is truncated past this many bytes. */
   maxOutputBytes: number;
+  /**
+   * Called once the helper runs, with its pid (also its process group): the caller records it,
+   * so a daemon restarted after a crash can stop a helper that outlived its predecessor.
+   */
+  onStarted?: (pid: number) => void;
 }
 
 export interface HelperExit {
@@ -106,6 +111,16 @@ export interface ProcessAdapter {
   run(request: SpawnRequest, signal: AbortSignal): Promise<HelperExit>;
   /** Whether a process with this pid exists (installer pid files, SPEC §3). */
   isAlive(pid: number): boolean;
+  /**
+   * What tells the process `pid` apart from a later one that reuses its pid (its start time),
+   * or `null` when none runs or it cannot be told.
+   */
+  identity(pid: number): string | null;
+  /**
+   * Stops the process group `pid` of a helper an earlier daemon left running: SIGTERM, SIGKILL
+   * after `graceMs`. Resolves once nothing of the group is left. Never rejects.
+   */
+  stopGroup(pid: number, graceMs: number): Promise<void>;
 }
 
 /** Time. Compatible with XState's `Clock`, so one object drives both machines and adapters. */
@@ -120,6 +135,8 @@ export interface VolumeRecord {
   failures: number;
   attempts: number;
   token: number;
+  /** The helper running right now, if any: a daemon that crashed left it behind. */
+  helper?: { pid: number; identity: string };
 }
 
 /** The state directory. Writes are atomic (temp + fsync + rename) and synchronous. */

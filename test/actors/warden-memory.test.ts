@@ -248,6 +248,32 @@ describe('warden on in-memory adapters', () => {
   });
 });
 
+describe('a helper left by a daemon that crashed', () => {
+  it('is stopped by the next warden on the same state before that volume rebuilds again', async () => {
+    const first = setup();
+    await first.warden.start();
+    await settle();
+    const orphan = first.processes.running[0]!;
+    expect(first.state.load(`path:${ROOT}`)!.helper).toMatchObject({ pid: orphan.pid });
+    // The first warden is never stopped (SIGKILL): the helper runs on, recorded in the state.
+    const next = createWarden({
+      roots: [ROOT],
+      settleMs: 100,
+      daemonUid: 1000,
+      adapters: { fs: first.fs, processes: first.processes, clock: first.clock, mounts: new MemoryMountTable(), state: first.state },
+    });
+    const starting = next.start();
+    await settle();
+    expect(orphan.signals).toEqual(['SIGTERM']);
+    expect(orphan.done).toBe(true);
+    await starting;
+    await settle();
+    expect(first.processes.running).toHaveLength(1);
+    expect(first.processes.running[0]).not.toBe(orphan);
+    await next.stop();
+  });
+});
+
 describe('in-process rebuild (SPEC §12 rebuild)', () => {
   function inProcess(rebuild: (signal: AbortSignal) => Promise<number>, manifest: object = { ...MANIFEST, timeoutSec: 2 }) {
     const clock = simulatedClock(1_000_000);

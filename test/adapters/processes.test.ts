@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,30 @@ describe('createNodeProcesses', () => {
     expect(processes.isAlive(-1)).toBe(false);
     const exited = await processes.run(sh('exit 0'), never());
     expect(processes.isAlive(exited.pid!)).toBe(false);
+  });
+
+  it('names a running helper by a start-time identity that a dead one no longer has', async () => {
+    let pid = 0;
+    const controller = new AbortController();
+    const running = processes.run(sh('sleep 20', { onStarted: (p) => (pid = p) }), controller.signal);
+    while (pid === 0) await new Promise((r) => setTimeout(r, 10));
+    const identity = processes.identity(pid);
+    expect(identity).toMatch(/^\d+$/);
+    expect(processes.identity(pid)).toBe(identity);
+    controller.abort();
+    await running;
+    expect(processes.identity(pid)).toBeNull();
+  });
+
+  it('stops a process group it did not start, SIGKILLing one that ignores SIGTERM', async () => {
+    // A detached group whose parent is gone: what a SIGKILLed daemon leaves behind.
+    const leftover = spawn('/bin/sh', ['-c', "trap '' TERM; sleep 30 & sleep 30; wait"], { detached: true, stdio: 'ignore' });
+    leftover.unref();
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await processes.stopGroup(leftover.pid!, 300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(processes.identity(leftover.pid!)).toBeNull();
   });
 });
 

@@ -29,6 +29,15 @@ describe('createFileStateStore', () => {
     expect([...reopened.loadAll()]).toEqual([['path:/data/vol one', { failures: 2, attempts: 3, token: 41 }]]);
   });
 
+  it('keeps the running helper of a volume until it is cleared', () => {
+    const dir = join(base, 'state');
+    const helper = { pid: 4242, identity: '8812' };
+    createFileStateStore(dir).save('path:/v', { failures: 0, attempts: 1, token: 2, helper });
+    expect(createFileStateStore(dir).load('path:/v')).toEqual({ failures: 0, attempts: 1, token: 2, helper });
+    createFileStateStore(dir).save('path:/v', { failures: 0, attempts: 1, token: 2, helper: undefined });
+    expect(createFileStateStore(dir).load('path:/v')).toEqual({ failures: 0, attempts: 1, token: 2 });
+  });
+
   it('replaces a record atomically and leaves no temporary files behind', () => {
     const store = createFileStateStore(base);
     for (let token = 1; token <= 5; token++) store.save('uuid:1234-ABCD', { failures: 0, attempts: token, token });
