@@ -1,7 +1,8 @@
 /**
- * Renders a `status` result as a table a person can read in a narrow terminal: fixed short
- * columns keep their width, the volume id, the last rebuild and the stale/error note shrink to
- * fit, and the last rebuild is left out when even that is too wide.
+ * Renders a `status` result for a person: a table whose fixed short columns keep their width
+ * while the volume id, the last rebuild and the stale/error note shrink to fit (the last rebuild
+ * is left out when even that is too wide), and below ~60 columns, where no table fits, a stacked
+ * layout of a few short lines per volume. No line is ever wider than the width given.
  */
 import type { StatusResult, VolumeStatus } from '../protocol/types.js';
 
@@ -23,10 +24,18 @@ const SHRINK_ORDER: ReadonlyArray<{ column: Column; min: number }> = [
 ];
 /** Dropped rather than cut unreadably short when the minimums still do not fit. */
 const OPTIONAL: Column = 'LAST REBUILD';
+/** Below this width the table cannot hold its short columns readably: volumes are stacked instead. */
+const STACK_BELOW = 60;
+const INDENT = '  ';
+const SEPARATOR = ' · ';
+/** A long error or stale note wraps onto at most this many lines in the stacked layout, the last cut. */
+const MAX_NOTE_LINES = 3;
 
 /**
  * The table, lines joined with `\n` (no trailing newline). `width` is the terminal width;
  * `undefined` (not a terminal) means no truncation. `now` (ms since epoch) dates the last rebuild.
+ * Under 60 columns, or when even the shortened table does not fit, each volume gets a few
+ * stacked lines instead (see `renderStacked`).
  *
  * @example
  * process.stdout.write(renderStatus(await client.status(), process.stdout.columns) + '\n');
@@ -34,9 +43,9 @@ const OPTIONAL: Column = 'LAST REBUILD';
  * // path:/data  idle   -     0        4      0         ok 26ms 12s ago  -
  */
 export function renderStatus(status: StatusResult, width?: number, now: number = Date.now()): string {
-  const reboot = status.reboot.holder ? `held by ${holderText(status.reboot.holder)}` : status.reboot.state;
-  const head = `daemon ${status.daemon.state} (pid ${status.daemon.pid}, version ${status.daemon.version}); reboot lock ${reboot}`;
-  if (status.volumes.length === 0) return `${head}\nno volumes (a watched directory needs a .volwarden.json manifest)`;
+  const head = headLine(status, width);
+  if (status.volumes.length === 0) return [head, ...wrap('no volumes (a watched directory needs a .volwarden.json manifest)', width)].join('\n');
+  if (width !== undefined && width < STACK_BELOW) return renderStacked(status, width, now);
   const rows = status.volumes.map((volume) => row(volume, now));
   const header = Object.fromEntries(HEADERS.map((h) => [h, h])) as Row;
   let columns: readonly Column[] = HEADERS;
@@ -44,7 +53,8 @@ export function renderStatus(status: StatusResult, width?: number, now: number =
   if (width !== undefined && fit(columns, widths, width) > 0) {
     columns = HEADERS.filter((c) => c !== OPTIONAL);
     widths = naturalWidths(columns, [header, ...rows]);
-    fit(columns, widths, width);
+    // A long state name (`rebuilding`) can still leave the table too wide: stack rather than wrap.
+    if (fit(columns, widths, width) > 0) return renderStacked(status, width, now);
   }
   const format = (cells: Row) =>
     columns
@@ -55,6 +65,117 @@ export function renderStatus(status: StatusResult, width?: number, now: number =
       .join('  ')
       .trimEnd();
   return [head, format(header), ...rows.map(format)].join('\n');
+}
+
+/**
+ * The narrow-terminal layout: the short header, then per volume its id on one line and its
+ * state, lock, waiters, token and failures packed below it, indented, followed by the last
+ * rebuild and the first problem. Every line fits `width`; the id is cut from the left.
+ *
+ * @example
+ * renderStacked(await client.status(), 40);
+ * // daemon running · pid 812 · reboot free
+ * // path:/srv/data
+ * //   idle · unlocked · 0 waiting · token 7
+ * //   0 failures · last ok 26ms 12s ago
+ */
+export function renderStacked(status: StatusResult, width: number, now: number = Date.now()): string {
+  const lines = [headLine(status, width)];
+  if (status.volumes.length === 0) lines.push(...wrap('no volumes (a watched directory needs a .volwarden.json manifest)', width));
+  for (const volume of status.volumes) {
+    lines.push(clip(volume.id, width, true));
+    const { lock } = volume;
+    const holder = lock.holder ? `locked by ${holderText(lock.holder)}` : lock.state;
+    const last = volume.lastRebuild ? `last ${lastRebuild(volume, now)}` : 'never rebuilt';
+    const facts = [volume.state, holder, `${lock.waiters} waiting`, `token ${lock.token}`, `${volume.failures} ${volume.failures === 1 ? 'failure' : 'failures'}`, last];
+    lines.push(...pack(facts, width));
+    const problem = note(volume);
+    if (problem !== '-') lines.push(...noteLines(`${volume.error ? 'error' : 'stale'}: ${problem}`, width));
+  }
+  return lines.join('\n');
+}
+
+/**
+ * How long until an age the table shows (`12s ago`, `5m ago`) reads differently, in ms; `undefined`
+ * when no volume shows one. Lets a live view redraw its ages exactly when they change, from the
+ * status it already has.
+ *
+ * @example
+ * setTimeout(repaint, msUntilAgesChange(status, Date.now()) ?? 60_000);
+ */
+export function msUntilAgesChange(status: StatusResult, now: number = Date.now()): number | undefined {
+  let soonest: number | undefined;
+  for (const volume of status.volumes) {
+    if (!volume.lastRebuild) continue;
+    const elapsed = Math.max(0, now - volume.lastRebuild.at);
+    const unit = elapsed < 60_000 ? 1000 : elapsed < 3_600_000 ? 60_000 : elapsed < 48 * 3_600_000 ? 3_600_000 : 86_400_000;
+    const next = unit - (elapsed % unit);
+    soonest = soonest === undefined ? next : Math.min(soonest, next);
+  }
+  return soonest;
+}
+
+// The wide header when it fits; else the same facts, shorter: the version goes first, then the
+// pid, then words; the reboot lock stays to the last, as a reboot script is what waits on it.
+function headLine(status: StatusResult, width: number | undefined): string {
+  const { daemon, reboot } = status;
+  const rebootText = reboot.holder ? `held by ${holderText(reboot.holder)}` : reboot.state;
+  const candidates = [
+    `daemon ${daemon.state} (pid ${daemon.pid}, version ${daemon.version}); reboot lock ${rebootText}`,
+    `daemon ${daemon.state} · pid ${daemon.pid} · reboot ${rebootText}`,
+    `daemon ${daemon.state} · reboot ${rebootText}`,
+    `${daemon.state} · reboot ${rebootText}`,
+  ];
+  if (width === undefined) return candidates[0]!;
+  return candidates.find((line) => line.length <= width) ?? clip(candidates[candidates.length - 1]!, width, false);
+}
+
+// Joins short facts with ` · ` into indented lines no wider than `width`, a fact never split.
+function pack(facts: readonly string[], width: number): string[] {
+  const room = Math.max(1, width - INDENT.length);
+  const lines: string[] = [];
+  let line = '';
+  for (const fact of facts) {
+    const piece = clip(fact, room, false);
+    if (line === '') line = piece;
+    else if (line.length + SEPARATOR.length + piece.length <= room) line += `${SEPARATOR}${piece}`;
+    else {
+      lines.push(line);
+      line = piece;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l) => `${INDENT}${l}`.slice(0, width));
+}
+
+// The first problem, wrapped under its volume; a cut one ends in `…` so it reads as cut.
+function noteLines(text: string, width: number): string[] {
+  const lines = wrap(text, width, INDENT, INDENT + INDENT);
+  if (lines.length <= MAX_NOTE_LINES) return lines;
+  const kept = lines.slice(0, MAX_NOTE_LINES);
+  const last = kept[MAX_NOTE_LINES - 1]!;
+  kept[MAX_NOTE_LINES - 1] = last.length < width ? `${last}…` : `${last.slice(0, width - 1)}…`;
+  return kept;
+}
+
+// Word-wraps prose to `width` (no limit when undefined), later lines indented deeper so they
+// read as one note; a word longer than a line is cut.
+function wrap(text: string, width: number | undefined, indent = '', hanging = indent): string[] {
+  if (width === undefined) return [`${indent}${text}`];
+  const lines: string[] = [];
+  let line = '';
+  const room = () => Math.max(1, width - (lines.length === 0 ? indent : hanging).length);
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    const piece = clip(word, room(), false);
+    if (line === '') line = piece;
+    else if (line.length + 1 + piece.length <= room()) line += ` ${piece}`;
+    else {
+      lines.push(line);
+      line = clip(word, room(), false);
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l, i) => `${i === 0 ? indent : hanging}${l}`.slice(0, width));
 }
 
 function row(volume: VolumeStatus, now: number): Row {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderStatus } from '../../src/cli/status-table.js';
+import { msUntilAgesChange, renderStatus } from '../../src/cli/status-table.js';
 import type { StatusResult, VolumeStatus } from '../../src/protocol/types.js';
 
 function volume(over: Partial<VolumeStatus> = {}): VolumeStatus {
@@ -77,5 +77,77 @@ describe('status table', () => {
 
   it('says how to make a volume when there is none', () => {
     expect(renderStatus(status([]))).toMatch(/no volumes/);
+  });
+});
+
+describe('status in a narrow terminal', () => {
+  const now = 1_700_000_000_000;
+  const widest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
+
+  it('stacks each volume under 60 columns: the whole id on a line, its facts indented below', () => {
+    const text = renderStatus(status([
+      volume({ id: 'path:/srv/data', lock: { state: 'unlocked', waiters: 0, token: 7 }, lastRebuild: { status: 0, at: now - 12_000, durationMs: 26 } }),
+      volume({ id: 'path:/srv/b', lock: { state: 'locked', holder: { client: 3, name: 'backup', pid: 99 }, waiters: 2, token: 5 }, failures: 1 }),
+    ]), 40, now);
+    expect(widest(text)).toBeLessThanOrEqual(40);
+    expect(text.split('\n')).toEqual([
+      'daemon running · pid 42 · reboot free',
+      'path:/srv/data',
+      '  idle · unlocked · 0 waiting · token 7',
+      '  0 failures · last ok 26ms 12s ago',
+      'path:/srv/b',
+      '  idle · locked by backup/99 · 2 waiting',
+      '  token 5 · 1 failure · never rebuilt',
+    ]);
+    expect(text).not.toContain('VOLUME');
+  });
+
+  it('keeps the reboot lock in a header cut to fit, dropping the pid and the version first', () => {
+    const held = { ...status([volume()]), reboot: { state: 'held' as const, holder: { client: 9, name: 'shutdown', pid: 1 } } };
+    expect(renderStatus(held, 52).split('\n')[0]).toBe('daemon running · pid 42 · reboot held by shutdown/1');
+    expect(renderStatus(held, 42).split('\n')[0]).toBe('daemon running · reboot held by shutdown/1');
+    expect(renderStatus(held, 40).split('\n')[0]).toBe('running · reboot held by shutdown/1');
+    expect(renderStatus(held, 20).split('\n')[0]).toBe('running · reboot he…');
+  });
+
+  it('cuts a long volume id from the left, and wraps its error onto at most three lines', () => {
+    const text = renderStatus(status([volume({ state: 'invalid', error: 'caches[0].output: must be a relative path inside the volume root, not an absolute one' })]), 32, now);
+    const lines = text.split('\n');
+    expect(widest(text)).toBeLessThanOrEqual(32);
+    expect(lines[1]).toBe('…/a-rather-long-volume-root-name');
+    expect(lines.filter((line) => line.startsWith('  error: ') || line.startsWith('    '))).toHaveLength(3);
+    expect(lines.at(-1)).toMatch(/…$/);
+  });
+
+  it('stacks rather than wraps when a long state name leaves even the short table too wide', () => {
+    const lock = { state: 'locked' as const, holder: { client: 3, name: 'backup', pid: 99 }, waiters: 0, token: 4 };
+    const text = renderStatus(status([volume({ state: 'rebuilding', lock, stale: [{ name: 'out', reason: 'output missing' }] })]), 60, now);
+    expect(widest(text)).toBeLessThanOrEqual(60);
+    expect(text).toContain('  rebuilding · locked by backup/99 · 0 waiting · token 4');
+    expect(text).toContain('  stale: out: output missing');
+  });
+
+  it('never prints a line wider than the terminal, down to 12 columns', () => {
+    const volumes = [
+      volume({ lock: { state: 'locked', holder: { client: 3, name: 'a-long-holder-name', pid: 123456 }, waiters: 12, token: 99_999 }, lastRebuild: { status: 137, at: now - 3 * 86_400_000, durationMs: 95_000 } }),
+      volume({ id: 'path:/b', state: 'gaveUp', error: 'gave up after 5 failed rebuilds: ./build.sh exited 3 (see the daemon log)' }),
+    ];
+    for (const width of [12, 20, 33, 45, 59, 60, 61, 80, 120]) expect(widest(renderStatus(status(volumes), width, now))).toBeLessThanOrEqual(width);
+  });
+});
+
+describe('ages in the status table', () => {
+  const now = 1_700_000_000_000;
+  const at = (ago: number) => status([volume({ lastRebuild: { status: 0, at: now - ago, durationMs: 5 } })]);
+
+  it('says when the shown age next changes: the next second, minute, hour or day', () => {
+    expect(msUntilAgesChange(at(12_300), now)).toBe(700);
+    expect(msUntilAgesChange(at(5 * 60_000 + 10_000), now)).toBe(50_000);
+    expect(msUntilAgesChange(at(3 * 3_600_000), now)).toBe(3_600_000);
+    expect(msUntilAgesChange(at(3 * 86_400_000 + 1), now)).toBe(86_400_000 - 1);
+  });
+
+  it('has nothing to tick when no volume was rebuilt yet', () => {
+    expect(msUntilAgesChange(status([volume()]), now)).toBeUndefined();
   });
 });

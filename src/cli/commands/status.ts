@@ -1,12 +1,17 @@
 /**
  * `volwarden status [VOLUME] [--json] [--follow]` (SPEC §11): a table of volumes, states, lock
- * holders and waiters; `--follow` redraws it on every notification (no polling) until Ctrl-C.
+ * holders and waiters. `--follow` keeps it live without polling: the daemon's inspection stream
+ * (routine `inspect`) says when a volume, lock, waiter or the reboot lock changed, and only then
+ * is `status` fetched again and the table redrawn, at most once per ~100 ms of changes. Ctrl-C
+ * or SIGTERM ends it with 0, a daemon that goes away with 69, an unknown volume with 66.
  */
 import type { Command } from 'commander';
 import type { WardenClient } from '../../client/index.js';
+import { WardenError } from '../../errors.js';
+import { openInspectionFeed } from '../../inspect/daemon-feed.js';
 import { withClient } from '../client-session.js';
-import { CliError, EXIT } from '../exit-codes.js';
 import { globals, readSocket, volumeArg } from '../options.js';
+import { followStatus, watchFeed, watchNotifications, type FollowIO } from '../status-follow.js';
 import { renderStatus } from '../status-table.js';
 
 /** Adds `status` to the program. */
@@ -18,55 +23,39 @@ export function registerStatus(program: Command): void {
     .option('--follow', 'redraw on every change until interrupted')
     .action(async (volume: string | undefined, options: { follow?: boolean }, command: Command) => {
       const json = globals(command).json ?? false;
-      await withClient(readSocket(command), 'volwarden status', async (client) => {
-        const tty = process.stdout.isTTY === true;
-        let drawn = 0;
-        const show = async () => {
-          const status = await client.status(volume);
-          if (json) return void process.stdout.write(`${JSON.stringify(status)}\n`);
-          // A terminal is redrawn in place; a pipe gets one table after another, a blank line apart.
-          const lead = drawn++ === 0 ? '' : tty ? '\x1b[H\x1b[2J' : '\n';
-          process.stdout.write(`${lead}${renderStatus(status, tty ? process.stdout.columns : undefined)}\n`);
-        };
-        await show();
-        if (options.follow) await follow(client, volume, show);
+      const socket = readSocket(command);
+      await withClient(socket, 'volwarden status', async (client) => {
+        if (options.follow) return followStatus(await liveIO(client, socket, volume, json));
+        const status = await client.status(volume);
+        process.stdout.write(json ? `${JSON.stringify(status)}\n` : `${renderStatus(status, terminalWidth())}\n`);
       });
     });
 }
 
-// One redraw per burst of notifications: frames arrive in batches, a redraw per event is noise.
-function follow(client: WardenClient, volume: string | undefined, show: () => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let pending = false;
-    let failed = false;
-    const redraw = () => {
-      if (pending) return;
-      pending = true;
-      setImmediate(() => {
-        pending = false;
-        show().catch(fail);
-      });
-    };
-    const finish = () => {
-      process.off('SIGINT', finish);
-      process.off('SIGTERM', finish);
-      subscription.unsubscribe();
-      resolve();
-    };
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      process.off('SIGINT', finish);
-      process.off('SIGTERM', finish);
-      subscription.unsubscribe();
-      reject(err);
-    };
-    const subscription = client.subscribe(volume ?? '*').subscribe({
-      next: redraw,
-      error: fail,
-      complete: () => fail(new CliError(EXIT.NOINPUT, `${volume ?? 'the volume'} is gone`)),
-    });
-    process.on('SIGINT', finish);
-    process.on('SIGTERM', finish);
+// The width to render for: the terminal's, or $COLUMNS through a pipe (as ps does).
+function terminalWidth(): number | undefined {
+  if (process.stdout.isTTY === true) return process.stdout.columns;
+  const columns = Number(process.env.COLUMNS);
+  return Number.isInteger(columns) && columns > 0 ? columns : undefined;
+}
+
+// The real daemon, terminal and process; the inspection stream if the daemon offers it, else notifications.
+async function liveIO(client: WardenClient, socket: string, volume: string | undefined, json: boolean): Promise<FollowIO> {
+  const feed = await openInspectionFeed(socket, 'volwarden status --follow').catch((err: unknown) => {
+    if (err instanceof WardenError && err.code === 'BAD_ID') return undefined;
+    throw err;
   });
+  if (feed === undefined) {
+    process.stderr.write('volwarden: this daemon offers no inspection stream; redrawing on notifications only (waiters may show late)\n');
+  }
+  return {
+    volume,
+    fetch: () => client.status(volume),
+    watch: (volumeId, on) => (feed ? watchFeed(feed, volumeId, on) : watchNotifications(client, volume, on)),
+    write: (text) => void process.stdout.write(text),
+    width: terminalWidth,
+    tty: process.stdout.isTTY === true,
+    json,
+    signals: process,
+  };
 }
