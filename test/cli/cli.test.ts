@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type WardenClient } from '../../src/client/index.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 import { shortTempDir } from '../adapters/socket-server.helpers.js';
-import { assertBuilt, runCli, startCli, type CliProcess } from './run-cli.js';
+import { assertBuilt, runCli, startCli, startDaemon, stopDaemon, type CliProcess } from './run-cli.js';
 
 assertBuilt();
 
@@ -18,11 +18,10 @@ describe('volwarden CLI against a running daemon', () => {
   let holder: WardenClient;
 
   beforeAll(async () => {
-    daemon = startCli([
-      'daemon', '--watch', vol.root, '--socket', socket, '--status-socket', statusSocket,
+    daemon = await startDaemon([
+      '--watch', vol.root, '--socket', socket, '--status-socket', statusSocket,
       '--state-dir', join(tmp.dir, 'state'), '--settle-ms', '100', '--log-level', 'info',
     ]);
-    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
     holder = await connect({ socket, name: 'test-holder' });
     await eventually(() => holder.status(), (s) => s.volumes[0]?.state === 'idle' && s.volumes[0].lastRebuild !== null);
   });

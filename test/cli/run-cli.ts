@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '../integration/helpers.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -54,3 +55,18 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return startCli(args, options).done;
 }
+
+/** Starts `volwarden daemon ...args` and resolves once it printed its banner (or exited). */
+export async function startDaemon(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliProcess> {
+  const daemon = startCli(['daemon', ...args], options);
+  await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
+  return daemon;
+}
+
+/** Stops a daemon that still runs (SIGTERM) and waits for it to exit. */
+export async function stopDaemon(daemon: CliProcess | undefined): Promise<void> {
+  if (daemon === undefined || daemon.child.exitCode !== null || daemon.child.signalCode !== null) return;
+  daemon.child.kill('SIGTERM');
+  await daemon.done;
+}
+

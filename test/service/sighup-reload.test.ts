@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Lease, type WardenClient } from '../../src/client/index.js';
 import { shortTempDir } from '../adapters/socket-server.helpers.js';
-import { assertBuilt, startCli, type CliProcess } from '../cli/run-cli.js';
+import { assertBuilt, startCli, startDaemon, stopDaemon, type CliProcess } from '../cli/run-cli.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 
 assertBuilt();
@@ -44,8 +44,7 @@ describe('volwarden daemon on SIGHUP', () => {
 
   beforeAll(async () => {
     writeConfig({ roots: [a.root] });
-    daemon = startCli(['daemon', '--config', config]);
-    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
+    daemon = await startDaemon(['--config', config]);
     holder = await connect({ socket, name: 'hup-holder' });
     waiter = await connect({ socket, name: 'hup-waiter' });
     await eventually(() => holder.status(idA), (s) => s.volumes[0]?.state === 'idle');
@@ -57,10 +56,7 @@ describe('volwarden daemon on SIGHUP', () => {
   afterAll(async () => {
     await holder?.close();
     await waiter?.close();
-    if (daemon?.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.done;
-    }
+    await stopDaemon(daemon);
     a.cleanup();
     b.cleanup();
     tmp.cleanup();
@@ -128,18 +124,14 @@ describe('volwarden daemon on SIGHUP with changed rebuilders', () => {
 
   beforeAll(async () => {
     writeConfig({ rebuilders: { rb: rebuilder('first') } });
-    daemon = startCli(['daemon', '--config', config]);
-    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
+    daemon = await startDaemon(['--config', config]);
     client = await connect({ socket, name: 'hup' });
     await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'idle' && s.volumes[0].lastRebuild !== null);
   });
 
   afterAll(async () => {
     await client?.close();
-    if (daemon?.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.done;
-    }
+    await stopDaemon(daemon);
     vol.cleanup();
     tmp.cleanup();
   });
@@ -154,7 +146,8 @@ describe('volwarden daemon on SIGHUP with changed rebuilders', () => {
   });
 
   it('makes a volume invalid when its rebuilder leaves the config, keeping its lock, and valid again when it returns', async () => {
-    const lease = await client.lockVolume(id);
+    // The rebuild of the test before may still hold the lock: queue behind it.
+    const lease = await client.lockVolume(id, { wait: true });
     writeConfig({ rebuilders: { other: rebuilder('other') } });
     await hangUp();
     const invalid = await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'invalid');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type WardenClient, type WardenEvent } from '../../src/client/index.js';
 import { shortTempDir } from '../adapters/socket-server.helpers.js';
-import { assertBuilt, runCli, startCli, type CliProcess } from '../cli/run-cli.js';
+import { assertBuilt, runCli, startCli, startDaemon, stopDaemon, type CliProcess } from '../cli/run-cli.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 
 assertBuilt();
@@ -42,11 +42,10 @@ describe('volwarden status --follow', () => {
   const published: WardenEvent[] = [];
 
   beforeAll(async () => {
-    daemon = startCli([
-      'daemon', '--watch', vol.root, '--socket', socket, '--status-socket', statusSocket,
+    daemon = await startDaemon([
+      '--watch', vol.root, '--socket', socket, '--status-socket', statusSocket,
       '--state-dir', join(tmp.dir, 'state'), '--settle-ms', '300',
     ]);
-    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
     client = await connect({ socket: statusSocket, name: 'follow-test' });
     await eventually(() => client.status(id), (s) => s.volumes[0]?.state === 'idle' && s.volumes[0].lastRebuild !== null);
     // Every notification the daemon publishes, to show which redraws came without one.
@@ -55,10 +54,7 @@ describe('volwarden status --follow', () => {
 
   afterAll(async () => {
     await client?.close();
-    if (daemon?.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.done;
-    }
+    await stopDaemon(daemon);
     vol.cleanup();
     tmp.cleanup();
   });
@@ -160,15 +156,11 @@ describe('volwarden status --follow when the daemon stops', () => {
   let daemon: CliProcess;
 
   beforeAll(async () => {
-    daemon = startCli(['daemon', '--watch', vol.root, '--socket', socket, '--status-socket', statusSocket, '--state-dir', join(tmp.dir, 'state')]);
-    await eventually(() => daemon.stderr, (text) => text.includes('control socket') || daemon.child.exitCode !== null);
+    daemon = await startDaemon(['--watch', vol.root, '--socket', socket, '--status-socket', statusSocket, '--state-dir', join(tmp.dir, 'state')]);
   });
 
   afterAll(async () => {
-    if (daemon?.child.exitCode === null) {
-      daemon.child.kill('SIGTERM');
-      await daemon.done;
-    }
+    await stopDaemon(daemon);
     vol.cleanup();
     tmp.cleanup();
   });
