@@ -1,5 +1,6 @@
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import { actorKind, summarizeContext } from './actor-summary.js';
+import { sourceFromPayload } from './event-source.js';
 import { describeMachine, isStateMachine } from './machine-definition.js';
 import type { ActorInfo, EventRecord, InspectRecord, MachineDefinition } from './records.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -189,7 +190,7 @@ export class InspectionHub {
         if (isStateMachine(ref.logic)) this.learnMachine(ref.logic);
         return;
       case '@xstate.event':
-        this.onEvent(ref, event.sourceRef as unknown as ActorRefShape | undefined, event.event.type);
+        this.onEvent(ref, event.sourceRef as unknown as ActorRefShape | undefined, event.event);
         return;
       case '@xstate.snapshot':
         this.onSnapshot(ref, event.snapshot as SnapshotShape);
@@ -206,14 +207,21 @@ export class InspectionHub {
     this.emit({ kind: 'machine', t: this.now(), machine: definition });
   }
 
-  private onEvent(target: ActorRefShape, source: ActorRefShape | undefined, type: unknown): void {
+  private onEvent(target: ActorRefShape, source: ActorRefShape | undefined, event: { type: unknown }): void {
     const record: EventRecord = {
       kind: 'event',
       t: this.now(),
-      type: String(type),
+      type: String(event.type),
       source: source?.id ?? null,
       target: target.id,
     };
+    if (record.source === null) {
+      const named = sourceFromPayload(event, target.id);
+      if (named !== null) {
+        record.source = named;
+        record.sourceFrom = 'payload';
+      }
+    }
     this.eventLog.push(record);
     this.emit(record);
   }

@@ -69,8 +69,14 @@ export interface EventRecord {
   kind: 'event';
   t: number;
   type: string;
-  /** Sending actor's id, `null` when sent from outside any actor. */
+  /**
+   * Sending actor's id, `null` when sent from outside any actor and the payload names nobody.
+   * The runtimes send most events from outside any actor: then the actor the payload names
+   * (`client: 7` → `client:7`, a `waiterId`) stands in, and `sourceFrom` says so.
+   */
   source: string | null;
+  /** `payload` when `source` was read from the event's payload rather than reported by xstate. */
+  sourceFrom?: 'payload';
   target: string;
 }
 

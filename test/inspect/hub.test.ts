@@ -96,6 +96,39 @@ describe('InspectionHub', () => {
     expect(hub.actors().find((a) => a.id === 'client:1')?.kind).toBe('client');
   });
 
+  it('names the client or waiter in the payload as the source of an event sent from outside any actor', () => {
+    const { hub } = setupHub();
+    const anyEvents = createMachine({ id: 'lock', on: { '*': {} } });
+    const lock = createActor(anyEvents, { id: 'lock:path:/srv', inspect: hub.observer }).start();
+    lock.send({ type: 'LOCK_REQUESTED', requestId: 'path:/srv#4', client: { client: 7, name: 'make' }, wait: true });
+    lock.send({ type: 'CLIENT_DIED', client: 10 });
+    lock.send({ type: 'WAITER_LEFT', waiterId: 'path:/srv#4' });
+    lock.send({ type: 'LOCK_REQUESTED', requestId: 'path:/srv#5', client: { client: 0, name: 'volwarden' }, wait: true });
+    lock.send({ type: 'VOLUME_GONE' });
+    const sources = hub.log().filter((e) => e.type !== 'xstate.init').map((e) => [e.type, e.source, e.sourceFrom]);
+    expect(sources).toEqual([
+      ['LOCK_REQUESTED', 'client:7', 'payload'],
+      ['CLIENT_DIED', 'client:10', 'payload'],
+      ['WAITER_LEFT', 'waiter:path:/srv#4', 'payload'],
+      // Client 0 is the daemon, asking for the lock on behalf of its volume.
+      ['LOCK_REQUESTED', 'volume:path:/srv', 'payload'],
+      ['VOLUME_GONE', null, undefined],
+    ]);
+  });
+
+  it('prefers the sending actor xstate reports over a client named in the payload', () => {
+    const { hub } = setupHub();
+    const parent = createMachine({
+      id: 'client',
+      invoke: { id: 'lock:demo', src: demoLockMachine },
+      on: { GO: { actions: sendTo('lock:demo', { type: 'LOCK', client: 9 }) } },
+    });
+    createActor(parent, { id: 'client:1', inspect: hub.observer }).start().send({ type: 'GO' });
+    const lock = hub.log().find((e) => e.type === 'LOCK');
+    expect(lock).toMatchObject({ source: 'client:1' });
+    expect(lock?.sourceFrom).toBeUndefined();
+  });
+
   it('keeps a stopped actor for the grace period so its final state shows, then removes it', () => {
     const { clock, hub, records, startVolume } = setupHub({ graceMs: 500 });
     const actor = startVolume();

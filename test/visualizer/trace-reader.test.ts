@@ -36,9 +36,29 @@ describe('readTrace', () => {
     expect(readTrace(text)).toMatchObject({ ok: true, trace: { records: [{ kind: 'event' }] } });
   });
 
-  it('says the trace is truncated when its last line is cut off', () => {
+  it('loads every record before a last line that was cut off, with a note saying so', () => {
     const text = jsonl(records.slice(0, 3)) + JSON.stringify(records[3]).slice(0, 30);
-    expect(readTrace(text)).toEqual({ ok: false, line: 4, error: 'line 4 is cut off: the trace looks truncated (was the daemon still writing it?)' });
+    const result = readTrace(text);
+    expect(result).toMatchObject({ ok: true, trace: { machines: [machine], records: [{ kind: 'actor' }, { kind: 'event' }] } });
+    expect(result.ok && result.note).toBe('the last line (4) is cut off, as when the daemon is killed or the file is copied while it is written: showing the 2 record(s) before it');
+  });
+
+  it('gives no note for a whole trace', () => {
+    const result = readTrace(jsonl(records));
+    expect(result.ok && result.note).toBeUndefined();
+  });
+
+  it('still rejects a trace whose only line, the header, was cut off', () => {
+    expect(readTrace(JSON.stringify(records[0]).slice(0, 40))).toEqual({ ok: false, line: 1, error: 'line 1 is cut off: the trace looks truncated (was the daemon still writing it?)' });
+  });
+
+  it('still rejects a cut line in the middle, or a broken last line the writer finished with a newline', () => {
+    const middle = `${JSON.stringify(records[0])}\n${JSON.stringify(records[1]).slice(0, 30)}\n${JSON.stringify(records[2])}`;
+    const result = readTrace(middle);
+    expect(result).toMatchObject({ ok: false, line: 2 });
+    expect(!result.ok && result.error).toMatch(/^line 2 is not valid JSON/);
+    const finished = `${jsonl(records.slice(0, 2))}${JSON.stringify(records[2]).slice(0, 30)}\n`;
+    expect(readTrace(finished)).toMatchObject({ ok: false, line: 3 });
   });
 
   it('names the line that is not JSON', () => {
@@ -72,6 +92,16 @@ describe('TraceReplay', () => {
   const result = readTrace(jsonl(records));
   if (!result.ok) throw new Error(result.error);
   const replay = new TraceReplay(result.trace, 2);
+
+  it('knows the first step with actors in view, where the page opens the trace', () => {
+    expect(replay.firstActorStep).toBe(1);
+    const late = readTrace(jsonl([records[0], records[2], records[1], records[3]]));
+    if (!late.ok) throw new Error(late.error);
+    expect(new TraceReplay(late.trace).firstActorStep).toBe(2);
+    const none = readTrace(jsonl([records[0], records[2]]));
+    if (!none.ok) throw new Error(none.error);
+    expect(new TraceReplay(none.trace).firstActorStep).toBe(1);
+  });
 
   it('starts with the definitions and no actors', () => {
     const view = replay.viewAt(0);

@@ -24,6 +24,26 @@ describe('view state', () => {
     ]);
   });
 
+  it('sorts ids with their numbers as numbers, so clients and a volume\'s waiters come in order', () => {
+    const view = emptyView();
+    applyRecord(view, { kind: 'actors', t: 0, actors: [
+      info('1', 'client:10', 'client'), info('2', 'client:7', 'client'), info('3', 'client:1', 'client'),
+      info('4', 'waiter:path:/v#12', 'waiter'), info('5', 'waiter:path:/v#3', 'waiter'), info('6', 'waiter:path:/v#100', 'waiter'),
+    ] });
+    expect(groupActors(view).map((g) => g.actors.map((a) => a.id))).toEqual([
+      ['waiter:path:/v#3', 'waiter:path:/v#12', 'waiter:path:/v#100'],
+      ['client:1', 'client:7', 'client:10'],
+    ]);
+  });
+
+  it('lists an actor of a kind it does not know under other actors', () => {
+    const view = emptyView();
+    applyRecord(view, { kind: 'actors', t: 0, actors: [
+      info('1', 'gizmo:1', 'gizmo' as ActorInfo['kind'], { machineId: null }), info('2', 'fsWatch', 'other', { machineId: null }),
+    ] });
+    expect(groupActors(view).map((g) => [g.title, g.actors.map((a) => a.id)])).toEqual([['Other actors', ['fsWatch', 'gizmo:1']]]);
+  });
+
   it('applies actor updates and removals by session id', () => {
     const view = emptyView();
     applyRecord(view, { kind: 'actor', t: 1, actor: info('1', 'lock:a', 'lock') });
@@ -56,6 +76,20 @@ describe('view state', () => {
     expect(filterLog(log, 'client:1').map((e) => e.type)).toEqual(['A']);
     expect(filterLog(log, 'volume:v').map((e) => e.type)).toEqual(['B']);
     expect(filterLog(log, '  ')).toHaveLength(2);
+  });
+
+  it('matches a whole actor id exactly, so client:1 leaves out client:10', () => {
+    const log = [
+      { kind: 'event' as const, t: 1, type: 'A', source: 'client:1', target: 'lock:v' },
+      { kind: 'event' as const, t: 2, type: 'B', source: 'client:10', target: 'lock:v' },
+      { kind: 'event' as const, t: 3, type: 'C', source: null, target: 'client:10' },
+    ];
+    expect(filterLog(log, 'client:1', new Set(['client:1', 'client:10'])).map((e) => e.type)).toEqual(['A']);
+    // An id only the log knows (its actor is gone) is still matched whole.
+    expect(filterLog(log, 'client:1').map((e) => e.type)).toEqual(['A']);
+    // Any other text is a substring match.
+    expect(filterLog(log, 'client:', new Set(['client:1'])).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+    expect(filterLog(log, 'lock', new Set(['lock:v'])).map((e) => e.type)).toEqual(['A', 'B']);
   });
 
   it('keeps notes about dropped records', () => {

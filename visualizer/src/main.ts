@@ -1,27 +1,24 @@
 import ELK from 'elkjs/lib/elk.bundled.js';
-import type { ElkNode } from 'elkjs/lib/elk-api.js';
 import type { InspectRecord, MachineDefinition } from '../../src/inspect/records.js';
 import { activePaths } from './active-states.js';
+import { layOutChart, type ChartLayout } from './chart-layout.js';
+import { chartScale, zoomStep, type Size, type Zoom } from './chart-zoom.js';
 import { byTestId, h } from './dom.js';
 import { formatTime } from './format.js';
-import { buildLayoutInput, type LayoutInput } from './layout-input.js';
 import { connectLive, type ConnectionStatus } from './live-connection.js';
 import { actorStateText, renderActorList } from './render-actors.js';
-import { highlightStates, renderChart, revealActive } from './render-chart.js';
-import { renderLog } from './render-log.js';
+import { chartSize, highlightStates, renderChart, renderLegend, revealActive, scaleChart } from './render-chart.js';
+import { logCountText, renderLog } from './render-log.js';
 import { readTrace, TraceReplay } from './trace-reader.js';
 import { applyRecord, emptyView, filterLog, findActor, groupActors, type ViewState } from './view-state.js';
-
-interface Layout {
-  input: LayoutInput;
-  laidOut: ElkNode;
-}
 
 interface Replay {
   name: string;
   replay: TraceReplay;
   step: number;
   view: ViewState;
+  /** What the trace reader left out (a last line cut off). */
+  note?: string;
 }
 
 // Everything the page knows lives in this one object, created once per page load.
@@ -35,9 +32,12 @@ const state = {
   actorIdsKey: '',
   // Which actor and active states the chart was last scrolled to.
   revealedKey: '',
+  zoom: 'fit' as Zoom,
+  // A page opened from a file has no daemon to go back to.
+  liveAvailable: window.location.protocol === 'http:' || window.location.protocol === 'https:',
 };
 const elk = new ELK();
-const layouts = new WeakMap<MachineDefinition, Promise<Layout>>();
+const layouts = new WeakMap<MachineDefinition, Promise<ChartLayout>>();
 
 const findElements = () => ({
   mode: byTestId('mode'),
@@ -47,6 +47,12 @@ const findElements = () => ({
   actors: byTestId('actor-list'),
   chartTitle: byTestId('chart-title'),
   chart: byTestId('chart'),
+  legend: byTestId('chart-legend'),
+  zoomOut: byTestId<HTMLButtonElement>('zoom-out'),
+  zoomIn: byTestId<HTMLButtonElement>('zoom-in'),
+  zoomFit: byTestId<HTMLButtonElement>('zoom-fit'),
+  zoomActual: byTestId<HTMLButtonElement>('zoom-actual'),
+  zoomLevel: byTestId('zoom-level'),
   log: byTestId('event-log'),
   logCount: byTestId('log-count'),
   filter: byTestId<HTMLInputElement>('log-filter'),
@@ -89,12 +95,16 @@ function render(): void {
   if (state.selectedId === null && first !== undefined) state.selectedId = first.id;
   renderActorList(el.actors, groups, state.selectedId, select);
   renderSelected(view);
-  const rows = filterLog(view.log, state.filter);
-  renderLog(el.log, rows);
-  el.logCount.textContent = state.filter === '' ? `${view.log.length} events` : `${rows.length} of ${view.log.length} events`;
-  el.notes.hidden = view.notes.length === 0;
-  el.notes.textContent = view.notes.length === 0 ? '' : `Some records are missing: ${view.notes[view.notes.length - 1]}`;
-  updateActorIds(view);
+  const actorIds = new Set(Object.values(view.actors).map((a) => a.id));
+  const rows = filterLog(view.log, state.filter, actorIds);
+  const shown = renderLog(el.log, rows);
+  el.logCount.textContent = logCountText({ shown, matching: rows.length, total: view.log.length, filtered: state.filter.trim() !== '' });
+  const notes: string[] = [];
+  if (state.replay?.note !== undefined) notes.push(`${state.replay.name}: ${state.replay.note}`);
+  if (view.notes.length > 0) notes.push(`Some records are missing: ${view.notes[view.notes.length - 1]}`);
+  el.notes.hidden = notes.length === 0;
+  el.notes.textContent = notes.join(' · ');
+  updateActorIds(actorIds);
   renderReplayControls();
 }
 
@@ -104,7 +114,9 @@ function renderSelected(view: ViewState): void {
     el.chartTitle.replaceChildren(state.selectedId === null ? 'Select an actor' : `${state.selectedId} is gone`);
     if (state.selectedId === null) {
       el.chart.replaceChildren();
+      renderLegend(el.legend, []);
       state.drawnDefinition = undefined;
+      renderZoomControls();
     }
     return;
   }
@@ -118,6 +130,8 @@ function renderSelected(view: ViewState): void {
   const definition = actor.machineId === null ? undefined : view.machines[actor.machineId];
   if (definition === undefined) {
     state.drawnDefinition = undefined;
+    renderLegend(el.legend, []);
+    renderZoomControls();
     el.chart.replaceChildren(h('p', { class: 'empty' }, actor.machineId === null
       ? 'This actor is not a state machine (callback or promise logic): only its status is shown.'
       : `No definition for machine "${actor.machineId}" yet.`));
@@ -136,9 +150,13 @@ function renderSelected(view: ViewState): void {
   state.drawnDefinition = definition;
   state.revealedKey = '';
   el.chart.replaceChildren(h('p', { class: 'empty' }, 'Laying out the statechart…'));
+  renderLegend(el.legend, []);
+  renderZoomControls();
   layoutOf(definition).then((layout) => {
     if (state.drawnDefinition !== definition) return;
     renderChart(el.chart, layout.laidOut, layout.input);
+    renderLegend(el.legend, layout.input.machineTransitions);
+    applyZoom();
     state.revealedKey = '';
     scheduleRender();
   }, (err: unknown) => {
@@ -146,18 +164,52 @@ function renderSelected(view: ViewState): void {
   });
 }
 
-function layoutOf(definition: MachineDefinition): Promise<Layout> {
+function layoutOf(definition: MachineDefinition): Promise<ChartLayout> {
   let layout = layouts.get(definition);
   if (layout === undefined) {
-    const input = buildLayoutInput(definition);
-    layout = elk.layout(input.graph).then((laidOut) => ({ input, laidOut }));
+    layout = layOutChart(elk, definition, paneSize());
     layouts.set(definition, layout);
   }
   return layout;
 }
 
-function updateActorIds(view: ViewState): void {
-  const ids = [...new Set(Object.values(view.actors).map((a) => a.id))].sort();
+// The room the chart has, inside the pane's padding and scrollbar gutter.
+function paneSize(): Size {
+  const style = getComputedStyle(el.chart);
+  const padX = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  const padY = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+  return { width: Math.max(0, el.chart.clientWidth - padX), height: Math.max(0, el.chart.clientHeight - padY) };
+}
+
+// Draws the chart at the chosen zoom; in `fit` it follows the pane's width as the window resizes.
+function applyZoom(): void {
+  const size = chartSize(el.chart);
+  if (size !== undefined) scaleChart(el.chart, chartScale(state.zoom, size, paneSize()));
+  renderZoomControls();
+}
+
+function currentScale(): number | undefined {
+  const size = chartSize(el.chart);
+  return size === undefined ? undefined : chartScale(state.zoom, size, paneSize());
+}
+
+function setZoom(zoom: Zoom): void {
+  state.zoom = zoom;
+  applyZoom();
+  revealActive(el.chart);
+}
+
+function renderZoomControls(): void {
+  const scale = currentScale();
+  const drawn = scale !== undefined;
+  for (const button of [el.zoomOut, el.zoomIn, el.zoomFit, el.zoomActual]) button.disabled = !drawn;
+  el.zoomFit.setAttribute('aria-pressed', String(state.zoom === 'fit'));
+  el.zoomActual.setAttribute('aria-pressed', String(state.zoom === 1));
+  el.zoomLevel.textContent = drawn ? `${Math.round(scale * 100)} %` : '';
+}
+
+function updateActorIds(actorIds: ReadonlySet<string>): void {
+  const ids = [...actorIds].sort();
   const key = ids.join('\n');
   if (key === state.actorIdsKey) return;
   state.actorIdsKey = key;
@@ -194,8 +246,11 @@ async function loadTrace(file: File): Promise<void> {
   }
   showError(null);
   const replay = new TraceReplay(result.trace);
-  state.replay = { name: file.name, replay, step: 0, view: replay.viewAt(0) };
+  // Step 0 holds only the definitions: open where the trace's actors first appear.
+  const step = replay.firstActorStep;
+  state.replay = { name: file.name, replay, step, view: replay.viewAt(step), ...(result.note === undefined ? {} : { note: result.note }) };
   state.drawnDefinition = undefined;
+  keepSelectionIn(state.replay.view);
   el.mode.textContent = `replay: ${file.name}`;
   el.mode.setAttribute('data-mode', 'replay');
   scheduleRender();
@@ -210,9 +265,15 @@ function goTo(step: number): void {
   scheduleRender();
 }
 
+// A selection the new view does not have would only say "gone": start from its first actor instead.
+function keepSelectionIn(view: ViewState): void {
+  if (state.selectedId !== null && findActor(view, state.selectedId) === undefined) state.selectedId = null;
+}
+
 function backToLive(): void {
   state.replay = undefined;
   state.drawnDefinition = undefined;
+  keepSelectionIn(state.live);
   el.mode.textContent = 'live view';
   el.mode.setAttribute('data-mode', 'live');
   el.traceInput.value = '';
@@ -225,7 +286,7 @@ function renderReplayControls(): void {
   el.back.disabled = !inReplay || current.step <= 0;
   el.forward.disabled = !inReplay || current.step >= current.replay.lastStep;
   el.slider.disabled = !inReplay;
-  el.toLive.hidden = !inReplay;
+  el.toLive.hidden = !inReplay || !state.liveAvailable;
   if (!inReplay) {
     el.position.textContent = '';
     el.slider.max = '0';
@@ -270,6 +331,13 @@ function start(): void {
   el.forward.addEventListener('click', () => goTo((state.replay?.step ?? 0) + 1));
   el.slider.addEventListener('input', () => goTo(Number(el.slider.value)));
   el.toLive.addEventListener('click', backToLive);
+  el.zoomIn.addEventListener('click', () => setZoom(zoomStep(currentScale() ?? 1, 1)));
+  el.zoomOut.addEventListener('click', () => setZoom(zoomStep(currentScale() ?? 1, -1)));
+  el.zoomFit.addEventListener('click', () => setZoom('fit'));
+  el.zoomActual.addEventListener('click', () => setZoom(1));
+  new ResizeObserver(() => {
+    if (state.zoom === 'fit') applyZoom();
+  }).observe(el.chart);
   el.error.addEventListener('click', () => showError(null));
   document.addEventListener('keydown', (event) => {
     if (state.replay === undefined || event.target instanceof HTMLInputElement && event.target.type === 'text') return;

@@ -1,6 +1,6 @@
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
-import { svg } from './dom.js';
-import type { LayoutInput, NodeMeta } from './layout-input.js';
+import { h, svg } from './dom.js';
+import { LABEL_LINE_HEIGHT, type LayoutInput, type MachineTransition, type NodeMeta } from './layout-input.js';
 
 /**
  * Draws a laid-out statechart as SVG: containers for compound states, boxes for the rest,
@@ -15,7 +15,10 @@ import type { LayoutInput, NodeMeta } from './layout-input.js';
 export function renderChart(container: HTMLElement, laidOut: ElkNode, input: LayoutInput): void {
   const width = Math.ceil(laidOut.width ?? 0);
   const height = Math.ceil(laidOut.height ?? 0);
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, 'data-testid': 'statechart', role: 'img' },
+  const root = svg('svg', {
+    width, height, viewBox: `0 0 ${width} ${height}`, 'data-testid': 'statechart', role: 'img',
+    'data-width': width, 'data-height': height, 'data-scale': 1, 'data-direction': input.graph.layoutOptions?.['elk.direction'],
+  },
     svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
   const nodeLayer = svg('g', { class: 'nodes' });
@@ -24,6 +27,57 @@ export function renderChart(container: HTMLElement, laidOut: ElkNode, input: Lay
   for (const edge of collectEdges(laidOut)) drawEdge(edgeLayer, edge, input);
   root.append(nodeLayer, edgeLayer);
   container.replaceChildren(root);
+}
+
+/**
+ * The chart's natural size (100 %), or `undefined` when none is drawn.
+ *
+ * @example
+ * const size = chartSize(chartDiv); // { width: 1333, height: 1007 }
+ */
+export function chartSize(container: HTMLElement): { width: number; height: number } | undefined {
+  const root = container.querySelector('svg[data-testid="statechart"]');
+  if (root === null) return undefined;
+  return { width: Number(root.getAttribute('data-width')), height: Number(root.getAttribute('data-height')) };
+}
+
+/**
+ * Draws the chart at `scale` (1 is 100 %): the viewBox stays, only the drawn size changes, so
+ * text stays sharp and the layout is not redone.
+ *
+ * @example
+ * scaleChart(chartDiv, chartScale('fit', chartSize(chartDiv)!, paneSize));
+ */
+export function scaleChart(container: HTMLElement, scale: number): void {
+  const root = container.querySelector('svg[data-testid="statechart"]');
+  const size = chartSize(container);
+  if (root === null || size === undefined) return;
+  root.setAttribute('width', String(Math.round(size.width * scale)));
+  root.setAttribute('height', String(Math.round(size.height * scale)));
+  root.setAttribute('data-scale', String(scale));
+}
+
+/**
+ * Lists the machine's own transitions (root `on`: taken from any state) beside the chart
+ * instead of drawing edges that would cross all of it; hidden when there are none.
+ *
+ * @example
+ * renderLegend(legendDiv, input.machineTransitions); // From any state: ROOT_REMOVED → gone · …
+ */
+export function renderLegend(container: HTMLElement, transitions: readonly MachineTransition[]): void {
+  container.hidden = transitions.length === 0;
+  if (transitions.length === 0) {
+    container.replaceChildren();
+    return;
+  }
+  const items = transitions.map((t) => {
+    const text = `${t.label} → ${t.targets.join(', ')}`;
+    return h('span', {
+      class: 'legend-item', 'data-testid': 'machine-transition', 'data-event': t.event, 'data-target': t.targets.join(' '),
+      title: t.description === undefined ? text : `${text} — ${t.description}`,
+    }, text);
+  });
+  container.replaceChildren(h('span', { class: 'legend-title' }, 'From any state:'), ...items);
 }
 
 /**
@@ -73,21 +127,23 @@ function drawNode(layer: SVGGElement, node: ElkNode, input: LayoutInput): void {
 function drawEdge(layer: SVGGElement, edge: ElkExtendedEdge, input: LayoutInput): void {
   const meta = input.edges[edge.id];
   if (meta === undefined) return;
-  const points: string[] = [];
-  for (const section of edge.sections ?? []) {
-    points.push(`M${section.startPoint.x},${section.startPoint.y}`);
-    for (const bend of section.bendPoints ?? []) points.push(`L${bend.x},${bend.y}`);
-    points.push(`L${section.endPoint.x},${section.endPoint.y}`);
-  }
+  // elkjs was given a reversed edge target → source: draw it the way the transition goes.
+  const runs = (edge.sections ?? []).map((section) => [section.startPoint, ...(section.bendPoints ?? []), section.endPoint]);
+  if (meta.reversed) runs.reverse().forEach((run) => run.reverse());
+  const points = runs.map((run) => run.map((p, index) => `${index === 0 ? 'M' : 'L'}${p.x},${p.y}`).join(' '));
   if (points.length === 0) return;
   const group = svg('g', { class: `transition${meta.label === '' ? ' initial-edge' : ''}`, 'data-event': meta.event, 'data-source': meta.sourcePath, 'data-target': meta.targetPath });
-  if (meta.label !== '') group.append(svg('title', {}, meta.description === undefined ? meta.label : `${meta.label} — ${meta.description}`));
+  if (meta.transitions.length > 0) {
+    group.append(svg('title', {}, meta.transitions.map((t) => (t.description === undefined ? t.label : `${t.label} — ${t.description}`)).join('\n')));
+  }
   group.append(svg('path', { d: points.join(' '), class: 'edge', 'marker-end': 'url(#arrow)' }));
   for (const label of edge.labels ?? []) {
     const lx = label.x ?? 0;
     const ly = label.y ?? 0;
     group.append(svg('rect', { x: lx, y: ly, width: label.width ?? 0, height: label.height ?? 0, rx: 3, class: 'label-bg' }));
-    group.append(svg('text', { x: lx + 4, y: ly + 12, class: 'label' }, label.text ?? ''));
+    const lines = (label.text ?? '').split('\n');
+    group.append(svg('text', { x: lx + 4, y: ly + 12, class: 'label' },
+      ...lines.map((line, index) => svg('tspan', { x: lx + 4, y: ly + 12 + index * LABEL_LINE_HEIGHT }, line))));
   }
   layer.append(group);
 }

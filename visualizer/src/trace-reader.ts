@@ -8,22 +8,28 @@ export interface Trace {
   records: InspectRecord[];
 }
 
-/** Either a trace or one sentence saying what is wrong and on which line. */
-export type TraceResult = { ok: true; trace: Trace } | { ok: false; error: string; line?: number };
+/**
+ * Either a trace or one sentence saying what is wrong and on which line. A trace whose last
+ * line was cut off comes back usable, with `note` saying what was left out.
+ */
+export type TraceResult = { ok: true; trace: Trace; note?: string } | { ok: false; error: string; line?: number };
 
 /**
- * Parses a JSONL trace written by `volwarden daemon --record`. It never throws: a malformed,
- * foreign or truncated file comes back as `{ ok: false, error }` naming the line, for the page
- * to show instead of going blank.
+ * Parses a JSONL trace written by `volwarden daemon --record`. It never throws: a malformed or
+ * foreign file comes back as `{ ok: false, error }` naming the line, for the page to show
+ * instead of going blank. A last line cut off mid-write (the daemon was killed, or the file
+ * copied while it was being written) only loses that line: the records before it load, with a `note`.
  *
  * @example
  * const result = readTrace(await file.text());
  * if (!result.ok) showError(result.error);
+ * else if (result.note !== undefined) showNote(result.note);
  */
 export function readTrace(text: string): TraceResult {
   const lines = text.split('\n');
   const endsWithNewline = text.endsWith('\n');
   let header: MachineDefinition[] | undefined;
+  let note: string | undefined;
   const records: InspectRecord[] = [];
   for (let i = 0; i < lines.length; i += 1) {
     const raw = (lines[i] ?? '').trim();
@@ -35,7 +41,9 @@ export function readTrace(text: string): TraceResult {
     } catch (err) {
       const isLast = i === lines.length - 1 || (i === lines.length - 2 && lines[lines.length - 1] === '');
       if (isLast && !endsWithNewline) {
-        return fail(lineNo, `line ${lineNo} is cut off: the trace looks truncated (was the daemon still writing it?)`);
+        if (header === undefined) return fail(lineNo, `line ${lineNo} is cut off: the trace looks truncated (was the daemon still writing it?)`);
+        note = `the last line (${lineNo}) is cut off, as when the daemon is killed or the file is copied while it is written: showing the ${records.length} record(s) before it`;
+        break;
       }
       return fail(lineNo, `line ${lineNo} is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
     }
@@ -54,7 +62,7 @@ export function readTrace(text: string): TraceResult {
   if (header === undefined) {
     return { ok: false, error: 'the file is empty: a trace starts with a line of machine definitions' };
   }
-  return { ok: true, trace: { machines: header, records } };
+  return note === undefined ? { ok: true, trace: { machines: header, records } } : { ok: true, trace: { machines: header, records }, note };
 }
 
 /**
@@ -67,6 +75,11 @@ export function readTrace(text: string): TraceResult {
  * replay.viewAt(replay.lastStep);
  */
 export class TraceReplay {
+  /**
+   * The first step with any actor in view (`lastStep` when there is none), where the page opens
+   * a trace: step 0 holds only the definitions, and a daemon's actors appear a few records in.
+   */
+  readonly firstActorStep: number;
   private readonly checkpoints: ViewState[] = [];
 
   constructor(readonly trace: Trace, private readonly every = 250) {
@@ -74,12 +87,15 @@ export class TraceReplay {
     applyRecord(view, { kind: 'machines', t: trace.records[0]?.t ?? 0, machines: trace.machines });
     view.t = null;
     this.checkpoints.push(cloneView(view));
+    let firstActorStep: number | undefined;
     trace.records.forEach((record, index) => {
       applyRecord(view, record);
+      if (firstActorStep === undefined && Object.keys(view.actors).length > 0) firstActorStep = index + 1;
       if ((index + 1) % every === 0) {
         this.checkpoints.push(cloneView(view));
       }
     });
+    this.firstActorStep = firstActorStep ?? trace.records.length;
   }
 
   /** Steps run from 0 (header only) to `lastStep` (every record applied). */

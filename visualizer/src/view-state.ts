@@ -30,6 +30,7 @@ const GROUPS: ReadonlyArray<[ActorKind, string]> = [
   ['other', 'Other actors'],
 ];
 
+const KNOWN_KINDS: ReadonlySet<string> = new Set(GROUPS.map(([kind]) => kind));
 const DEFAULT_LOG_LIMIT = 2000;
 const MAX_NOTES = 20;
 
@@ -84,9 +85,14 @@ export function cloneView(view: ViewState): ViewState {
   return { machines: { ...view.machines }, actors: { ...view.actors }, log: view.log.slice(), t: view.t, notes: view.notes.slice() };
 }
 
+// Numbers inside ids compare as numbers: `client:7` before `client:10`, and a volume's waiters
+// (`waiter:path:/v#3`, `#12`: numbered as their requests arrived) in arrival order.
+const idOrder = new Intl.Collator('en', { numeric: true }).compare;
+
 /**
  * The actor list's groups in a fixed order (warden, volumes, locks, waiters, clients,
- * subscribers, reboot lock, others), each sorted by id; empty groups are left out.
+ * subscribers, reboot lock, others), each sorted by id with numbers compared as numbers; an
+ * actor of a kind the page does not know is listed under others. Empty groups are left out.
  *
  * @example
  * groupActors(view).map((g) => g.title); // ['Warden', 'Volumes']
@@ -94,15 +100,16 @@ export function cloneView(view: ViewState): ViewState {
 export function groupActors(view: ViewState): ActorGroup[] {
   const byKind = new Map<ActorKind, ActorInfo[]>();
   for (const actor of Object.values(view.actors)) {
-    const list = byKind.get(actor.kind) ?? [];
+    const kind = KNOWN_KINDS.has(actor.kind) ? actor.kind : 'other';
+    const list = byKind.get(kind) ?? [];
     list.push(actor);
-    byKind.set(actor.kind, list);
+    byKind.set(kind, list);
   }
   const groups: ActorGroup[] = [];
   for (const [kind, title] of GROUPS) {
     const actors = byKind.get(kind);
     if (actors === undefined) continue;
-    actors.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    actors.sort((a, b) => idOrder(a.id, b.id) || idOrder(a.sessionId, b.sessionId));
     groups.push({ kind, title, actors });
   }
   return groups;
@@ -120,14 +127,18 @@ export function findActor(view: ViewState, actorId: string): ActorInfo | undefin
 }
 
 /**
- * The log rows matching an actor filter: a row matches when its source or target contains
- * the text; an empty filter keeps every row.
+ * The log rows matching an actor filter. A filter that is an actor's whole id (one of
+ * `actorIds`, or a source or target in the log) matches that actor only, so `client:1` leaves
+ * out `client:10`; any other text matches every source or target containing it. An empty
+ * filter keeps every row.
  *
  * @example
- * filterLog(view.log, 'volume:path:/srv');
+ * filterLog(view.log, 'client:1', new Set(['client:1', 'client:10'])); // rows to or from client:1 only
  */
-export function filterLog(log: readonly EventRecord[], filter: string): EventRecord[] {
+export function filterLog(log: readonly EventRecord[], filter: string, actorIds: ReadonlySet<string> = new Set()): EventRecord[] {
   const needle = filter.trim();
   if (needle === '') return log.slice();
+  const exact = actorIds.has(needle) || log.some((row) => row.target === needle || row.source === needle);
+  if (exact) return log.filter((row) => row.target === needle || row.source === needle);
   return log.filter((row) => row.target.includes(needle) || (row.source !== null && row.source.includes(needle)));
 }
