@@ -82,6 +82,8 @@ export class Warden {
   /** Volumes found by mount discovery, by mount point (SPEC §13 discoverMounts). */
   private readonly discovered = new Set<string>();
   private mountWatch: WatchHandle | null = null;
+  /** Usable mounts without a manifest yet, watched for one (SPEC §13 discoverMounts). */
+  private readonly mountManifestWatches = new Map<string, WatchHandle>();
   private controlSocketPath: string | undefined;
   private startedAt = 0;
   private started = false;
@@ -378,6 +380,7 @@ export class Warden {
     }
     await this.mountWatch?.close();
     this.mountWatch = null;
+    for (const root of [...this.mountManifestWatches.keys()]) this.unwatchMount(root);
     for (const root of [...this.discovered]) {
       this.discovered.delete(root);
       if (this.roots.includes(root)) continue;
@@ -400,10 +403,17 @@ export class Warden {
       if (this.roots.includes(root)) continue;
       for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'ROOT_REMOVED' });
     }
+    for (const root of [...this.mountManifestWatches.keys()]) if (!usable.has(root)) this.unwatchMount(root);
     for (const root of usable) {
       if ([...this.volumes.values()].some((v) => v.root === root)) continue;
       const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
-      if (!manifest || this.stopping) continue;
+      if (this.stopping) return;
+      if (!manifest) {
+        // A manifest written later, onto a file system already mounted, makes it a volume too.
+        await this.watchMountForManifest(root);
+        continue;
+      }
+      this.unwatchMount(root);
       // The same file system under two uuids is a clone; under one id it can be one volume only.
       const other = this.volumes.get(volumeIdFor(root, this.mountsCache));
       if (other && usable.has(other.root)) {
@@ -417,10 +427,28 @@ export class Warden {
     }
   }
 
+  /** Watches a usable mount's root for a manifest to appear; then it is rescanned. */
+  private async watchMountForManifest(root: string): Promise<void> {
+    if (this.mountManifestWatches.has(root)) return;
+    // A bind-mounted file (e.g. /etc/hosts in a container) cannot hold a manifest.
+    if ((await this.adapters.fs.stat(root))?.kind !== 'dir' || this.stopping || this.mountManifestWatches.has(root)) return;
+    const manifestPath = path.join(root, MANIFEST_FILE);
+    const handle = this.adapters.fs.watch({ root, paths: [manifestPath], ignored: [] }, (event) => {
+      if (event.type === 'changed' && event.path === manifestPath && !this.stopping) void this.rescanMounts();
+    });
+    this.mountManifestWatches.set(root, handle);
+  }
+
+  private unwatchMount(root: string): void {
+    void this.mountManifestWatches.get(root)?.close();
+    this.mountManifestWatches.delete(root);
+  }
+
   private async doStop(): Promise<void> {
     if (this.started) this.actor.send({ type: 'STOP_REQUESTED' });
     await this.mountWatch?.close();
     this.mountWatch = null;
+    for (const root of [...this.mountManifestWatches.keys()]) this.unwatchMount(root);
     for (const handle of this.rootWatches.values()) await handle.close();
     this.rootWatches.clear();
     // Leases hear that the warden stopped before their volumes shut down (not that they went).

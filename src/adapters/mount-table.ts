@@ -180,7 +180,9 @@ function pollForChanges(path: string, pollMs: number, onChange: () => void): Wat
     try {
       const text = await readFile(path, 'utf8').catch(() => '');
       if (closed) return;
-      const changed = last !== undefined && text !== last;
+      // The first read is the baseline, and also a change: the table may have moved between the
+      // caller's own list() and this read, and a mount in that gap would otherwise go unseen.
+      const changed = text !== last;
       last = text;
       if (changed) onChange();
     } finally {
@@ -188,7 +190,7 @@ function pollForChanges(path: string, pollMs: number, onChange: () => void): Wat
     }
   };
 
-  void poll(); // The first read is the baseline, not a change.
+  void poll();
   const timer = setInterval(() => void poll(), pollMs);
   return {
     async close() {

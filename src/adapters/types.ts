@@ -164,7 +164,10 @@ export interface MountEntry {
 
 export interface MountAdapter {
   list(): Promise<MountEntry[]>;
-  /** Calls `onChange` whenever the mount table may have changed. */
+  /**
+   * Calls `onChange` whenever the mount table may have changed: once as soon as it starts
+   * watching (it may have changed since the caller's last `list()`), then on every change.
+   */
   watch(onChange: () => void): WatchHandle;
 }
 
