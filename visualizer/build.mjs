@@ -2,7 +2,7 @@
 // Everything the page needs ships in these files, so it works offline and from a CDN-free daemon.
 // Usage: node visualizer/build.mjs
 import { build } from 'esbuild';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -27,4 +27,7 @@ await build({
 await copyFile(`${dist}app-style.css`, `${dist}app.css`);
 await rm(`${dist}app-style.css`);
 await copyFile(`${src}index.html`, `${dist}index.html`);
+// app.js bundles elkjs (EPL-2.0): its licence ships beside it, since the bundle keeps no comments.
+const elkLicense = await readFile(fileURLToPath(new URL('../node_modules/elkjs/LICENSE.md', import.meta.url)), 'utf8');
+await writeFile(`${dist}THIRD-PARTY-NOTICES.txt`, `app.js includes elkjs (https://github.com/kieler/elkjs):\n\n${elkLicense}`);
 console.log(`visualizer built into ${dist}`);
