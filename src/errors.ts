@@ -57,3 +57,8 @@ export function describeCode(code: ErrorCode): string {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
+
+/** What a stopped warden answers (leases, waiters, later calls): ECONNRESET, as a closed socket would. */
+export function stoppedError(): WardenError {
+  return new WardenError('ECONNRESET', 'the warden stopped');
+}

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { WardenError } from '../errors.js';
+import { stoppedError, WardenError } from '../errors.js';
 import { helperEnvironment } from '../adapters/processes.js';
 import type { Adapters, VolumeRecord, WatchHandle, WatchEvent } from '../adapters/types.js';
 import { confine } from '../manifest/confine.js';
@@ -210,7 +210,7 @@ export class VolumeRuntime {
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.actor.stop();
-    this.lock.gone(new WardenError('ECONNRESET', 'the warden stopped'));
+    this.lock.gone(stoppedError());
     await this.closeWatch();
     await Promise.allSettled([...this.helpers]);
   }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-import { WardenError } from '../errors.js';
+import { stoppedError, WardenError } from '../errors.js';
 import { wardenMachine } from '../machines/warden.js';
 import { MANIFEST_FILE } from '../manifest/schema.js';
 import type { EventInput, WardenEvent } from '../protocol/events.js';
@@ -77,13 +77,12 @@ export class Warden {
   private readonly actor: Actor<typeof wardenMachine>;
   private readonly reboot: RebootRuntime;
   private readonly volumes = new Map<string, VolumeRuntime>();
-  private readonly rootWatches = new Map<string, WatchHandle>();
+  /** Roots without a manifest yet, watched for one: configured roots and usable mounts. */
+  private readonly manifestWatches = new Map<string, WatchHandle>();
   private roots: string[];
   /** Volumes found by mount discovery, by mount point (SPEC §13 discoverMounts). */
   private readonly discovered = new Set<string>();
   private mountWatch: WatchHandle | null = null;
-  /** Usable mounts without a manifest yet, watched for one (SPEC §13 discoverMounts). */
-  private readonly mountManifestWatches = new Map<string, WatchHandle>();
   private controlSocketPath: string | undefined;
   private startedAt = 0;
   private started = false;
@@ -164,11 +163,10 @@ export class Warden {
     this.actor.start();
     this.mountsCache = await this.adapters.mounts.list().catch(() => []);
     for (const root of this.roots) await this.addRoot(root);
-    if (this.discoverMounts) {
-      await this.rescanMounts();
-      this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
-    }
+    if (this.discoverMounts) await this.startDiscovery();
     await Promise.all([...this.volumes.values()].map((v) => this.loaded(v)));
+    // stop() may have come while volumes loaded: it owns the warden from here.
+    if (this.stopping) return;
     this.actor.send({ type: 'ADAPTERS_READY' });
   }
 
@@ -193,10 +191,8 @@ export class Warden {
   volume(ref: string): VolumeRuntime {
     const byId = this.volumes.get(ref);
     if (byId) return byId;
-    if (path.isAbsolute(ref)) {
-      const root = normalizeRoot(ref);
-      for (const v of this.volumes.values()) if (v.root === root) return v;
-    }
+    const atRoot = path.isAbsolute(ref) ? this.volumeAt(normalizeRoot(ref)) : undefined;
+    if (atRoot) return atRoot;
     throw new WardenError('ENOENT', `no volume ${JSON.stringify(ref)}: see \`volwarden status\` for the volumes watched`);
   }
 
@@ -308,16 +304,10 @@ export class Warden {
     const added = next.filter((r) => !this.roots.includes(r));
     this.roots = next;
     for (const root of removed) {
-      const watch = this.rootWatches.get(root);
-      this.rootWatches.delete(root);
-      await watch?.close();
-      if (this.discovered.has(root)) continue;
-      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'VOLUME_REMOVED' });
+      await this.unwatchManifest(root);
+      if (!this.discovered.has(root)) this.volumeAt(root)?.actor.send({ type: 'VOLUME_REMOVED' });
     }
-    for (const root of added) {
-      if ([...this.volumes.values()].some((v) => v.root === root)) continue;
-      await this.addRoot(root);
-    }
+    for (const root of added) if (!this.volumeAt(root)) await this.addRoot(root);
   }
 
   /**
@@ -343,8 +333,10 @@ export class Warden {
     const limits = { ...DEFAULT_LIMITS, ...next.limits };
     if (limits.maxClients !== this.env.limits.maxClients) this.env.limits.maxClients = limits.maxClients;
     const notApplied = (Object.keys(limits) as Array<keyof Limits>).filter((k) => limits[k] !== this.env.limits[k]);
-    await this.setDiscovery(next.discoverMounts ?? false);
+    // Roots first: discovery turned off must see the new roots, or it would drop one that the
+    // new config now lists itself (and its lock holder with it).
     await this.setRoots(next.roots);
+    await this.setDiscovery(next.discoverMounts ?? false);
     return notApplied;
   }
 
@@ -360,32 +352,34 @@ export class Warden {
       if (m.readOnly || isNetworkOrPseudoFs(m.fsType)) continue;
       const root = normalizeRoot(m.mountPoint);
       const tree = m.device === undefined ? `at ${root}` : `${m.device} ${m.fsRoot ?? '/'}`;
-      byTree.set(tree, [...(byTree.get(tree) ?? []), root]);
+      const roots = byTree.get(tree);
+      if (roots) roots.push(root);
+      else byTree.set(tree, [root]);
     }
+    const watched = new Set([...this.volumes.values()].map((v) => v.root));
     const usable = new Set<string>();
-    for (const roots of byTree.values()) {
-      const watched = roots.find((r) => [...this.volumes.values()].some((v) => v.root === r));
-      usable.add(watched ?? roots[0]!);
-    }
+    for (const roots of byTree.values()) usable.add(roots.find((r) => watched.has(r)) ?? roots[0]!);
     return usable;
   }
 
   private async setDiscovery(on: boolean): Promise<void> {
     if (on === this.discoverMounts) return;
     this.discoverMounts = on;
-    if (on) {
-      await this.rescanMounts();
-      this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
-      return;
-    }
+    if (on) return this.startDiscovery();
     await this.mountWatch?.close();
     this.mountWatch = null;
-    for (const root of [...this.mountManifestWatches.keys()]) this.unwatchMount(root);
     for (const root of [...this.discovered]) {
       this.discovered.delete(root);
-      if (this.roots.includes(root)) continue;
-      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'VOLUME_REMOVED' });
+      if (!this.roots.includes(root)) this.volumeAt(root)?.actor.send({ type: 'VOLUME_REMOVED' });
     }
+    for (const root of [...this.manifestWatches.keys()]) if (!this.roots.includes(root)) await this.unwatchManifest(root);
+  }
+
+  /** Scans the mount table and follows it from now on (once, whoever asks first). */
+  private async startDiscovery(): Promise<void> {
+    await this.rescanMounts();
+    if (this.stopping || this.mountWatch !== null || !this.discoverMounts) return;
+    this.mountWatch = this.adapters.mounts.watch(() => void this.rescanMounts());
   }
 
   /**
@@ -400,20 +394,21 @@ export class Warden {
     for (const root of [...this.discovered]) {
       if (usable.has(root)) continue;
       this.discovered.delete(root);
-      if (this.roots.includes(root)) continue;
-      for (const volume of [...this.volumes.values()]) if (volume.root === root) volume.actor.send({ type: 'ROOT_REMOVED' });
+      if (!this.roots.includes(root)) this.volumeAt(root)?.actor.send({ type: 'ROOT_REMOVED' });
     }
-    for (const root of [...this.mountManifestWatches.keys()]) if (!usable.has(root)) this.unwatchMount(root);
+    for (const root of [...this.manifestWatches.keys()]) {
+      if (!usable.has(root) && !this.roots.includes(root)) await this.unwatchManifest(root);
+    }
     for (const root of usable) {
-      if ([...this.volumes.values()].some((v) => v.root === root)) continue;
+      if (this.volumeAt(root)) continue;
       const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
       if (this.stopping) return;
       if (!manifest) {
-        // A manifest written later, onto a file system already mounted, makes it a volume too.
-        await this.watchMountForManifest(root);
+        // A manifest written later, onto a file system already mounted, makes it a volume too;
+        // a bind-mounted file (e.g. /etc/hosts in a container) cannot hold one.
+        if ((await this.adapters.fs.stat(root))?.kind === 'dir') this.watchForManifest(root, () => void this.rescanMounts());
         continue;
       }
-      this.unwatchMount(root);
       // The same file system under two uuids is a clone; under one id it can be one volume only.
       const other = this.volumes.get(volumeIdFor(root, this.mountsCache));
       if (other && usable.has(other.root)) {
@@ -427,32 +422,13 @@ export class Warden {
     }
   }
 
-  /** Watches a usable mount's root for a manifest to appear; then it is rescanned. */
-  private async watchMountForManifest(root: string): Promise<void> {
-    if (this.mountManifestWatches.has(root)) return;
-    // A bind-mounted file (e.g. /etc/hosts in a container) cannot hold a manifest.
-    if ((await this.adapters.fs.stat(root))?.kind !== 'dir' || this.stopping || this.mountManifestWatches.has(root)) return;
-    const manifestPath = path.join(root, MANIFEST_FILE);
-    const handle = this.adapters.fs.watch({ root, paths: [manifestPath], ignored: [] }, (event) => {
-      if (event.type === 'changed' && event.path === manifestPath && !this.stopping) void this.rescanMounts();
-    });
-    this.mountManifestWatches.set(root, handle);
-  }
-
-  private unwatchMount(root: string): void {
-    void this.mountManifestWatches.get(root)?.close();
-    this.mountManifestWatches.delete(root);
-  }
-
   private async doStop(): Promise<void> {
     if (this.started) this.actor.send({ type: 'STOP_REQUESTED' });
     await this.mountWatch?.close();
     this.mountWatch = null;
-    for (const root of [...this.mountManifestWatches.keys()]) this.unwatchMount(root);
-    for (const handle of this.rootWatches.values()) await handle.close();
-    this.rootWatches.clear();
+    await Promise.all([...this.manifestWatches.keys()].map((root) => this.unwatchManifest(root)));
     // Leases hear that the warden stopped before their volumes shut down (not that they went).
-    for (const notify of this.lostListeners.values()) notify(new WardenError('ECONNRESET', 'the warden stopped'));
+    for (const notify of this.lostListeners.values()) notify(stoppedError());
     this.lostListeners.clear();
     const volumes = [...this.volumes.values()];
     await Promise.all(volumes.map((v) => v.shutdown()));
@@ -469,24 +445,39 @@ export class Warden {
       this.env.log.error({ root }, `volume root ${root} is not a readable directory`);
     }
     const manifest = await this.adapters.fs.lstat(path.join(root, MANIFEST_FILE));
+    if (this.stopping) return;
     if (manifest) this.createVolume(root);
-    else this.watchForManifest(root);
+    else this.watchForManifest(root, () => this.createVolume(root));
   }
 
-  /** A configured root without a manifest is not a volume, until one appears (SPEC §1). */
-  private watchForManifest(root: string): void {
-    if (this.rootWatches.has(root) || this.stopping) return;
+  /**
+   * A directory without a manifest is not a volume, until one appears (SPEC §1): a configured
+   * root, or a usable mount with `discoverMounts`. `onAppear` runs once, when it has.
+   */
+  private watchForManifest(root: string, onAppear: () => void): void {
+    if (this.manifestWatches.has(root) || this.stopping) return;
     const manifestPath = path.join(root, MANIFEST_FILE);
     const handle = this.adapters.fs.watch({ root, paths: [manifestPath], ignored: [] }, (event) => {
       if (event.type !== 'changed' || event.path !== manifestPath || this.stopping) return;
       void this.adapters.fs.lstat(manifestPath).then((st) => {
-        if (!st || this.stopping || this.rootWatches.get(root) !== handle) return;
-        this.rootWatches.delete(root);
-        void handle.close();
-        this.createVolume(root);
+        if (!st || this.stopping || this.manifestWatches.get(root) !== handle) return;
+        void this.unwatchManifest(root);
+        onAppear();
       });
     });
-    this.rootWatches.set(root, handle);
+    this.manifestWatches.set(root, handle);
+  }
+
+  private async unwatchManifest(root: string): Promise<void> {
+    const handle = this.manifestWatches.get(root);
+    this.manifestWatches.delete(root);
+    await handle?.close();
+  }
+
+  /** The volume rooted at `root` (normalized), if there is one. */
+  private volumeAt(root: string): VolumeRuntime | undefined {
+    for (const volume of this.volumes.values()) if (volume.root === root) return volume;
+    return undefined;
   }
 
   private createVolume(root: string): VolumeRuntime {
@@ -530,7 +521,7 @@ export class Warden {
     if (holder) this.lostListeners.get(holder.client)?.(new WardenError('ENOENT', `volume ${volume.id} is gone`));
     this.hub.volumeGone(volume.id);
     // A configured root whose manifest went away may become a volume again.
-    if (!this.stopping && this.roots.includes(volume.root)) this.watchForManifest(volume.root);
+    if (!this.stopping && this.roots.includes(volume.root)) this.watchForManifest(volume.root, () => this.createVolume(volume.root));
     this.reboot.reexamine();
   }
 
@@ -614,8 +605,4 @@ function sameKeys(a: object, b: object): boolean {
   const ka = Object.keys(a).sort();
   const kb = Object.keys(b).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
-}
-
-function stoppedError(): WardenError {
-  return new WardenError('ECONNRESET', 'the warden stopped: create a new one to start again');
 }

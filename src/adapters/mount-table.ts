@@ -105,10 +105,13 @@ export function createProcMountTable(options: ProcMountTableOptions = {}): Mount
   const mountInfoPath = options.mountInfoPath ?? '/proc/self/mountinfo';
   const byUuidDir = options.byUuidDir ?? '/dev/disk/by-uuid';
   const pollMs = options.pollMs ?? 1000;
+  let listed: string | undefined;
 
   return {
     async list() {
-      const rows = parseMountInfoRows(await readFile(mountInfoPath, 'utf8'));
+      const text = await readFile(mountInfoPath, 'utf8');
+      listed = text;
+      const rows = parseMountInfoRows(text);
       const uuids = await readUuids(byUuidDir);
       const entries: MountEntry[] = [];
       for (const row of rows) {
@@ -120,7 +123,8 @@ export function createProcMountTable(options: ProcMountTableOptions = {}): Mount
       return entries;
     },
     watch(onChange) {
-      return pollForChanges(mountInfoPath, pollMs, onChange);
+      // What the caller last listed is the baseline: a mount made since then is a change.
+      return pollForChanges(mountInfoPath, pollMs, onChange, listed);
     },
   };
 }
@@ -169,8 +173,8 @@ function deviceString(dev: bigint): string {
   return `${major}:${minor}`;
 }
 
-function pollForChanges(path: string, pollMs: number, onChange: () => void): WatchHandle {
-  let last: string | undefined;
+function pollForChanges(path: string, pollMs: number, onChange: () => void, baseline: string | undefined): WatchHandle {
+  let last = baseline;
   let closed = false;
   let reading = false;
 
@@ -180,9 +184,8 @@ function pollForChanges(path: string, pollMs: number, onChange: () => void): Wat
     try {
       const text = await readFile(path, 'utf8').catch(() => '');
       if (closed) return;
-      // The first read is the baseline, and also a change: the table may have moved between the
-      // caller's own list() and this read, and a mount in that gap would otherwise go unseen.
-      const changed = text !== last;
+      // Without a list() before, the first read is the baseline.
+      const changed = last !== undefined && text !== last;
       last = text;
       if (changed) onChange();
     } finally {

@@ -165,8 +165,8 @@ export interface MountEntry {
 export interface MountAdapter {
   list(): Promise<MountEntry[]>;
   /**
-   * Calls `onChange` whenever the mount table may have changed: once as soon as it starts
-   * watching (it may have changed since the caller's last `list()`), then on every change.
+   * Calls `onChange` whenever the mount table may have changed, counted from the caller's last
+   * `list()` (a mount between that and the first look is a change).
    */
   watch(onChange: () => void): WatchHandle;
 }

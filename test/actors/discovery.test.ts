@@ -96,4 +96,22 @@ describe('mount discovery', () => {
     expect(t.events.filter((e) => e.type === 'volume.gone')).toEqual([]);
     await t.warden.stop();
   });
+
+  it('keeps a discovered volume and its lock when a reload turns discovery off but lists its root', async () => {
+    const t = setup();
+    t.mounts.mount({ mountPoint: '/media/usb', fsType: 'vfat', source: '/dev/sdb1', readOnly: false, uuid: 'U1' });
+    await t.warden.start();
+    await settle();
+    const lease = await t.warden.lockVolume('uuid:U1');
+    let lost = false;
+    void lease.lost.then(() => (lost = true));
+    await t.warden.core.reconfigure({ roots: ['/media/usb'], discoverMounts: false, rebuilders: { r: { command: ['/bin/true'] } } });
+    await settle();
+    expect(lost).toBe(false);
+    expect(t.ids()).toEqual(['uuid:U1 /media/usb idle']);
+    expect(t.warden.status('uuid:U1').volumes[0]!.lock.state).toBe('locked');
+    await lease.release(0);
+    await t.warden.stop();
+  });
 });
+

@@ -230,6 +230,19 @@ describe('warden on in-memory adapters', () => {
     await t.warden.stop();
   });
 
+  it('leaves no watcher, helper or mount watch behind when stopped while it is still starting', async () => {
+    const t = setup();
+    const starting = t.warden.start().catch((e: unknown) => e);
+    const stopping = t.warden.stop();
+    await Promise.all([starting, stopping]);
+    await settle();
+    t.clock.advance(60_000);
+    await settle();
+    expect(t.fs.openWatchers).toBe(0);
+    expect(t.processes.running).toEqual([]);
+    expect(t.warden.status().daemon.state).toBe('stopped');
+  });
+
   it('stops without calling its volumes gone: leases and waiters hear ECONNRESET, status keeps them', async () => {
     const t = setup();
     await t.warden.start();

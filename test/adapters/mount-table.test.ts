@@ -107,20 +107,31 @@ describe('createProcMountTable', () => {
     expect(entries.some((e) => e.mountPoint === '/')).toBe(true);
   });
 
-  it('calls onChange once it has read its baseline, then when the table changes, and not after close', async () => {
+  it('calls onChange when the table changes, and not after close', async () => {
     writeFileSync(mountInfoPath, `${line(1, '/', '/')}\n`);
     let changes = 0;
     const handle = createProcMountTable({ mountInfoPath, byUuidDir, pollMs: 10 }).watch(() => changes++);
     await new Promise((r) => setTimeout(r, 100));
-    // A mount between the caller's list() and the baseline read would otherwise never be seen.
-    expect(changes).toBe(1);
+    expect(changes).toBe(0);
     writeFileSync(mountInfoPath, `${line(1, '/', '/')}\n${line(2, '/', '/media/usb')}\n`);
     const deadline = Date.now() + 10_000;
-    while (changes === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(changes).toBe(2);
+    while (changes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(changes).toBe(1);
     await handle.close();
     writeFileSync(mountInfoPath, `${line(1, '/', '/')}\n`);
     await new Promise((r) => setTimeout(r, 100));
-    expect(changes).toBe(2);
+    expect(changes).toBe(1);
+  });
+
+  it('counts a mount made between list() and the start of watching as a change', async () => {
+    writeFileSync(mountInfoPath, `${line(1, '/', '/')}\n`);
+    const table = createProcMountTable({ mountInfoPath, byUuidDir, pollMs: 10 });
+    await table.list();
+    writeFileSync(mountInfoPath, `${line(1, '/', '/')}\n${line(2, '/', '/media/usb')}\n`);
+    let changes = 0;
+    const handle = table.watch(() => changes++);
+    await new Promise((r) => setTimeout(r, 100));
+    await handle.close();
+    expect(changes).toBe(1);
   });
 });
