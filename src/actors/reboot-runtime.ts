@@ -31,6 +31,8 @@ export class RebootRuntime {
   private nextRequest = 1;
   private reexamining = false;
   private reexamineAgain = false;
+  /** A volume or lock changed while a request's examination ran: its findings may be out of date. */
+  private changedWhileExamining = false;
 
   constructor(env: ActorEnv, private readonly host: RebootHost) {
     this.actor = createActor(rebootLockMachine, { id: 'rebootLock', clock: env.clock, inspect: env.inspect });
@@ -45,6 +47,7 @@ export class RebootRuntime {
   async lock(client: HolderView, wait: boolean): Promise<void> {
     const state = this.actor.getSnapshot().value;
     const request = { client: client.client, died: false };
+    if (this.examining.size === 0) this.changedWhileExamining = false;
     this.examining.add(request);
     let busyVolume: string | null;
     try {
@@ -63,8 +66,8 @@ export class RebootRuntime {
       this.pending.delete(requestId);
     });
     // What made it wait may have cleared while the volumes were examined (a handoff re-examines
-    // only a waiting lock): look once more now that it waits, or it could wait for ever.
-    if (this.actor.getSnapshot().context.waiter?.client === client.client) this.reexamine();
+    // only a waiting lock): if anything changed meanwhile, look once more now that it waits.
+    if (this.changedWhileExamining && this.actor.getSnapshot().context.waiter?.client === client.client) this.reexamine();
     return answer;
   }
 
@@ -84,7 +87,10 @@ export class RebootRuntime {
 
   /** After any volume or lock change while someone waits: examine again, grant when all are clean. */
   reexamine(): void {
-    if (this.actor.getSnapshot().value !== 'waiting') return;
+    if (this.actor.getSnapshot().value !== 'waiting') {
+      if (this.examining.size > 0) this.changedWhileExamining = true;
+      return;
+    }
     if (this.reexamining) {
       this.reexamineAgain = true;
       return;

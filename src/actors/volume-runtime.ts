@@ -68,8 +68,6 @@ export class VolumeRuntime {
   private pendingPaths: string[] = [];
   /** Sources seen changing since the last rebuild began (equal-mtime ties, see checkStaleness). */
   private changedSinceRebuild = new Set<string>();
-  /** Sources seen changing while a helper runs; `null` while none runs. */
-  private changedDuringRun: Set<string> | null = null;
   /**
    * Sources that changed while the last rebuild ran: they make their cache stale once more. Not
    * those that started that rebuild themselves, so a helper that writes into its own sources
@@ -83,12 +81,10 @@ export class VolumeRuntime {
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
   private persisted: VolumeRecord = { failures: -1, attempts: -1, token: -1 };
-  /** Set until the first load has dealt with a helper an earlier daemon left running. */
-  private leftoverChecked = false;
+  /** Pending while a helper an earlier daemon left running is being stopped; then `null`. */
+  private leftover: Promise<void> | null;
   private daemonWaiting = false;
   private stopping = false;
-  /** When a holder last died without unlocking, so a killed helper's timeout is not counted twice. */
-  private lastHolderDeathAt = -Infinity;
 
   constructor(
     private readonly host: VolumeHost,
@@ -97,6 +93,7 @@ export class VolumeRuntime {
   ) {
     const saved = host.adapters.state?.load(id);
     this.persisted = saved ? { ...saved } : { failures: 0, attempts: 0, token: 0 };
+    this.leftover = this.persisted.helper === undefined ? null : this.stopLeftoverHelper().finally(() => (this.leftover = null));
     this.lock = new LocalLockBackend(host.env, id, this.persisted.token, {
       granted: (holder, token) => {
         host.publish({ type: 'lock.granted', volume: id, holder, token });
@@ -114,7 +111,6 @@ export class VolumeRuntime {
         host.changed(this);
       },
       holderDied: (holder) => {
-        this.lastHolderDeathAt = host.env.clock.now();
         host.publish({ type: 'lock.released', volume: id, holder, status: -1 });
         this.actor.send({ type: 'HOLDER_DIED' });
         host.changed(this);
@@ -238,9 +234,15 @@ export class VolumeRuntime {
    * the same caches at once. Recorded at spawn in the state directory; the pid must still be that
    * process (its start time), not a later one that reused the number.
    */
+  /**
+   * While a helper an earlier daemon left running is being stopped, the promise of it; `null`
+   * once none can run. Lock grants wait for it, as the volume's first load does.
+   */
+  leftoverHelper(): Promise<void> | null {
+    return this.leftover;
+  }
+
   private async stopLeftoverHelper(): Promise<void> {
-    if (this.leftoverChecked) return;
-    this.leftoverChecked = true;
     const helper = this.persisted.helper;
     if (helper === undefined) return;
     const { processes } = this.host.adapters;
@@ -252,7 +254,7 @@ export class VolumeRuntime {
   }
 
   private async load(): Promise<LoadOutcome> {
-    await this.stopLeftoverHelper();
+    await this.leftover;
     const result = await loadManifest(this.host.adapters.fs, this.root, {
       daemonUid: this.host.daemonUid,
       rebuilders: new Set(Object.keys(this.host.rebuilders)),
@@ -311,13 +313,11 @@ export class VolumeRuntime {
     this.changedSinceRebuild = new Set();
     const startedBy = this.retriggeredBy;
     this.changedDuringLastRun = new Set();
-    this.changedDuringRun = new Set();
     try {
       return await this.runOnce(stale, signal);
     } finally {
-      const during = this.changedDuringRun;
-      this.changedDuringRun = null;
-      for (const rel of during) if (!startedBy.has(rel)) this.changedDuringLastRun.add(rel);
+      // changedSinceRebuild was emptied as this run began: what it holds changed while it ran.
+      for (const rel of this.changedSinceRebuild) if (!startedBy.has(rel)) this.changedDuringLastRun.add(rel);
     }
   }
 
@@ -353,12 +353,8 @@ export class VolumeRuntime {
         },
         signal,
       );
-      if (this.persisted.helper !== undefined) this.persist({ helper: undefined });
       status = exit.status;
-      // A helper killed at its timeout while it held the lock (lockMode helper) was already
-      // counted once, as a holder that died when its connection closed with it.
-      const diedHolding = this.lastHolderDeathAt >= startedAt + timeoutSec * 1000;
-      failed = exit.spawnError !== undefined || (exit.timedOut && !diedHolding);
+      failed = exit.spawnError !== undefined || exit.timedOut;
       log.info(
         { volume: this.id, status, timedOut: exit.timedOut, signal: exit.signal, spawnError: exit.spawnError, output: exit.output },
         'helper exited',
@@ -498,7 +494,6 @@ export class VolumeRuntime {
   private queuePath(rel: string): void {
     this.pendingPaths.push(rel);
     if (this.changedSinceRebuild.size < 10_000) this.changedSinceRebuild.add(rel);
-    if (this.changedDuringRun !== null && this.changedDuringRun.size < 10_000) this.changedDuringRun.add(rel);
     if (this.flushQueued) return;
     this.flushQueued = true;
     queueMicrotask(() => {

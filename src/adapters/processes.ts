@@ -42,11 +42,18 @@ const GROUP_POLL_MS = 50;
  */
 export function processIdentity(pid: number): string | null {
   if (!isProcessAlive(pid)) return null;
+  // After "pid (comm)": state is field 3, so starttime (22) is index 19 of the rest.
+  return procStatFields(pid)?.[19] ?? null;
+}
+
+/**
+ * The fields of /proc/<pid>/stat after "pid (comm)" (state first, then ppid, pgrp, ...), or
+ * `null` when it cannot be read. comm may hold spaces and parentheses: split at the last ')'.
+ */
+function procStatFields(pid: number | string): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm)": state is field 3, so starttime (22) is index 19 of the rest.
-    return fields[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
@@ -124,40 +131,28 @@ export function isProcessAlive(pid: number): boolean {
  * reparented to pid 1, which in a container may never reap them, and they still answer kill(0).
  */
 function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false; // ESRCH: nobody of the group is left, not even a zombie.
+  }
   let names: string[];
   try {
     names = readdirSync('/proc');
   } catch {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return true; // No /proc: kill(0) answered, so trust it.
   }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // After "pid (comm)": state, ppid, pgrp.
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // It exited while we looked.
-    }
-  }
-  return false;
+  return names.some((name) => {
+    if (!/^\d+$/.test(name)) return false;
+    const [state, , pgrp] = procStatFields(name) ?? [];
+    return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+  });
 }
 
 /** A zombie (exited, not yet reaped — common under a container's pid 1) is not alive. */
 function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Format: pid (comm) state ...; comm may hold spaces and parentheses, so split at the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // No /proc (or it vanished meanwhile): trust kill(0).
-  }
+  // No /proc (or it vanished meanwhile): trust kill(0).
+  return procStatFields(pid)?.[0] === 'Z';
 }
 
 /** The status accounted for a helper: its exit code, or 128 + the signal number that killed it. */

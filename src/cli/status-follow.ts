@@ -239,8 +239,6 @@ function followFailure(err: unknown, goneVolume: string | undefined): unknown {
   return err;
 }
 
-/** The terminal's width; through a pipe, `COLUMNS` when set (as `ps` and `ls` do), else no limit. */
-
 /** Redraws when the inspection stream reports a change that `status` shows. */
 export function watchFeed(feed: InspectionFeed, volumeId: () => string | undefined, on: { changed(): void; lost(reason: string): void }): () => void {
   let active = true;

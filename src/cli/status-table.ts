@@ -108,7 +108,7 @@ export function msUntilAgesChange(status: StatusResult, now: number = Date.now()
   for (const volume of status.volumes) {
     if (!volume.lastRebuild) continue;
     const elapsed = Math.max(0, now - volume.lastRebuild.at);
-    const unit = elapsed < 60_000 ? 1000 : elapsed < 3_600_000 ? 60_000 : elapsed < 48 * 3_600_000 ? 3_600_000 : 86_400_000;
+    const { ms: unit } = ageUnit(elapsed);
     const next = unit - (elapsed % unit);
     soonest = soonest === undefined ? next : Math.min(soonest, next);
   }
@@ -211,12 +211,18 @@ function duration(ms: number): string {
   return age(ms);
 }
 
+/** The unit an age of `ms` is shown in; `msUntilAgesChange` ticks with the same units. */
+function ageUnit(ms: number): { ms: number; suffix: string } {
+  if (ms < 60_000) return { ms: 1000, suffix: 's' };
+  if (ms < 3_600_000) return { ms: 60_000, suffix: 'm' };
+  if (ms < 48 * 3_600_000) return { ms: 3_600_000, suffix: 'h' };
+  return { ms: 86_400_000, suffix: 'd' };
+}
+
 function age(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
+  const elapsed = Math.max(0, ms);
+  const unit = ageUnit(elapsed);
+  return `${Math.floor(elapsed / unit.ms)}${unit.suffix}`;
 }
 
 function note(volume: VolumeStatus): string {

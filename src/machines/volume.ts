@@ -47,6 +47,8 @@ export interface VolumeContext {
   attempts: number;
   /** A change arrived after the current check or rebuild began: look again afterwards. */
   dirty: boolean;
+  /** A lock holder died during this rebuild (counted then): a helper-mode timeout is not counted twice. */
+  holderDiedThisRun: boolean;
   /** The manifest changed while a rebuild was under way: reload once it ends. */
   reloadPending: boolean;
   stale: StaleCache[] | null;
@@ -145,6 +147,10 @@ export const volumeMachine = setup({
     requestLock: () => {},
     /** Release the daemon's own hold with the helper's exit status (a no-op unless the daemon holds it). */
     releaseLock: (_, _params: { status: number }) => {},
+    /** A change seen while busy: look again once done (the dirty mark, SPEC §4). */
+    markDirty: assign({ dirty: true }),
+    /** Tell subscribers what changed (SPEC §8 `volume.changed`). */
+    reportChange: emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.type === 'FS_CHANGED' ? event.paths : [] })),
   },
   delays: {
     settle: ({ context }) => limits(context).settleMs,
@@ -173,6 +179,7 @@ export const volumeMachine = setup({
     failures: input.failures ?? 0,
     attempts: input.attempts ?? 0,
     dirty: false,
+    holderDiedThisRun: false,
     reloadPending: false,
     stale: null,
     wardenRunning: input.wardenRunning,
@@ -184,7 +191,7 @@ export const volumeMachine = setup({
   on: {
     FS_CHANGED: {
       description: 'A source or watched path changed.',
-      actions: emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths })),
+      actions: 'reportChange',
     },
     MANIFEST_CHANGED: { target: '.loading', description: 'The manifest was edited: reload in place, keeping lock holder and waiters.' },
     ROOT_REMOVED: { target: '.gone', description: 'The root was removed or unmounted.' },
@@ -269,10 +276,7 @@ export const volumeMachine = setup({
       description: 'The warden is still in its startup delay; changes are remembered.',
       on: {
         WARDEN_RUNNING: { target: 'checking', actions: assign({ wardenRunning: true }), description: 'Startup delay over: check now.' },
-        FS_CHANGED: {
-          description: 'Remembered for the check after the startup delay.',
-          actions: [assign({ dirty: true }), emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths }))],
-        },
+        FS_CHANGED: { description: 'Remembered for the check after the startup delay.', actions: ['markDirty', 'reportChange'] },
         CHECK_REQUESTED: { target: 'checking', description: 'An explicit check request overrides the startup delay.' },
       },
     },
@@ -290,7 +294,7 @@ export const volumeMachine = setup({
         FS_CHANGED: {
           target: 'settling',
           description: 'A change: wait for it to settle.',
-          actions: emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths })),
+          actions: 'reportChange',
         },
         INSTALLER_CHANGED: { target: 'settling', description: 'The installer pid file changed.' },
         CHECK_REQUESTED: { target: 'checking', description: 'A check request.' },
@@ -323,7 +327,7 @@ export const volumeMachine = setup({
           target: 'settling',
           reenter: true,
           description: 'Another change restarts the settle timer.',
-          actions: emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths })),
+          actions: 'reportChange',
         },
         INSTALLER_CHANGED: { target: 'settling', reenter: true },
         CHECK_REQUESTED: { target: 'checking', description: 'A check request skips the settle timer.' },
@@ -332,6 +336,12 @@ export const volumeMachine = setup({
     checking: {
       description: 'Checking staleness; in lockMode daemon, then queueing for the volume lock.',
       entry: assign({ dirty: false }),
+      on: {
+        FS_CHANGED: {
+          description: 'Changed during the check or while queued: the helper may miss it, so look again afterwards.',
+          actions: ['markDirty', 'reportChange'],
+        },
+      },
       initial: 'examining',
       states: {
         examining: {
@@ -396,12 +406,6 @@ export const volumeMachine = setup({
               actions: assign(({ event }) => ({ problems: [`staleness check failed: ${String(event.error)}`] })),
             },
           },
-          on: {
-            FS_CHANGED: {
-              description: 'Changed during the check: look again if it comes out clean.',
-              actions: [assign({ dirty: true }), emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths }))],
-            },
-          },
         },
         awaitingLock: {
           description: 'Queued for the volume lock (counted in waiters, FIFO).',
@@ -416,10 +420,6 @@ export const volumeMachine = setup({
               },
               { target: '#volume.rebuilding', description: 'The daemon holds the volume lock.' },
             ],
-            FS_CHANGED: {
-              description: 'Changed while queued: the helper may miss it, so check again after the rebuild.',
-              actions: [assign({ dirty: true }), emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths }))],
-            },
             MANIFEST_CHANGED: { actions: assign({ reloadPending: true }), description: 'Reload after this rebuild.' },
           },
         },
@@ -428,7 +428,7 @@ export const volumeMachine = setup({
     rebuilding: {
       description: 'The helper runs; changes meanwhile set the dirty mark.',
       // The dirty mark survives from checking: a change seen after the check began may be missed.
-      entry: assign(({ context }) => ({ attempts: context.attempts + 1 })),
+      entry: assign(({ context }) => ({ attempts: context.attempts + 1, holderDiedThisRun: false })),
       initial: 'running',
       states: {
         running: {
@@ -444,7 +444,8 @@ export const volumeMachine = setup({
                 assign(({ context, event }) => ({
                   ...(context.manifest?.lockMode !== 'helper'
                     ? accountStatus(context, event.output.status)
-                    : event.output.failed ? { failures: context.failures + 1 } : {}),
+                    // A helper killed while it held the lock was counted already, as a dead holder.
+                    : event.output.failed && !context.holderDiedThisRun ? { failures: context.failures + 1 } : {}),
                   lastRebuild: {
                     status: event.output.status,
                     at: event.output.finishedAt,
@@ -478,9 +479,10 @@ export const volumeMachine = setup({
         },
       },
       on: {
-        FS_CHANGED: {
-          description: 'Changed during the rebuild: settle and check again afterwards.',
-          actions: [assign({ dirty: true }), emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths }))],
+        FS_CHANGED: { description: 'Changed during the rebuild: settle and check again afterwards.', actions: ['markDirty', 'reportChange'] },
+        HOLDER_DIED: {
+          description: 'A holder died without unlocking: one more failure (in lockMode helper, maybe the helper itself).',
+          actions: assign(({ context }) => ({ failures: context.failures + 1, holderDiedThisRun: true })),
         },
         MANIFEST_CHANGED: { actions: assign({ reloadPending: true }), description: 'Reload once the helper exits.' },
         CHECK_REQUESTED: { actions: assign({ dirty: true }), description: 'Check again after this rebuild.' },
@@ -524,7 +526,7 @@ export const volumeMachine = setup({
         return { type: 'volume.gaveUp' as const, reason };
       }),
       on: {
-        FS_CHANGED: { description: 'Noted, but no automatic rebuild.', actions: emit(({ event }) => ({ type: 'volume.changed' as const, paths: event.paths })) },
+        FS_CHANGED: { description: 'Noted, but no automatic rebuild.', actions: 'reportChange' },
         RETRY_REQUESTED: { target: 'checking', actions: assign({ failures: 0, attempts: 0 }), description: 'retry: clear the counters.' },
         MANIFEST_CHANGED: { target: 'loading', actions: assign({ failures: 0, attempts: 0 }), description: 'A manifest change clears the counters.' },
         LOCK_RELEASED: [

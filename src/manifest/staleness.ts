@@ -82,24 +82,8 @@ export async function checkStaleness(
 
 /** The first of `paths` that is a regular file among this cache's sources, inside the root. */
 async function changedDuringRun(ctx: WalkContext, cache: CacheEntry, index: number, paths: ReadonlySet<string>): Promise<string | null> {
-  if (paths.size === 0) return null;
-  const covers = sourceMatchers(cache);
-  for (const rel of paths) {
-    if (!covers.some((matches) => matches(rel))) continue;
-    const confined = await confinePath(ctx.fs, ctx.root, rel, `caches[${index}].sources`);
-    if (!confined.ok || ctx.excluded.some((out) => confined.real === out || confined.real.startsWith(`${out}/`))) continue;
-    if ((await ctx.fs.stat(confined.real))?.kind === 'file') return rel;
-  }
+  for await (const file of changedSourceFiles(ctx, cache, index, paths)) return file.rel;
   return null;
-}
-
-/** One predicate per source entry: does a root-relative path fall under it? */
-function sourceMatchers(cache: CacheEntry): Array<(rel: string) => boolean> {
-  return cache.sources.map((source) => {
-    const norm = normalizeRelative(source);
-    if (isGlobPattern(source)) return picomatch(norm);
-    return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
-  });
 }
 
 /**
@@ -113,18 +97,35 @@ async function changedFileNewer(
   outputReal: string,
   changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
-  if (changedSince.size === 0 || changedSince.size > 64) return null;
-  const covers = sourceMatchers(cache);
-  const outputStat = await ctx.fs.stat(outputReal);
+  if (changedSince.size > 64) return null;
+  const outputStat = changedSince.size === 0 ? null : await ctx.fs.stat(outputReal);
   if (outputStat === null || outputStat.kind !== 'file') return null;
-  for (const rel of changedSince) {
+  for await (const file of changedSourceFiles(ctx, cache, index, changedSince)) {
+    if (file.mtimeNs > outputStat.mtimeNs) return `${file.rel} is newer than ${normalizeRelative(cache.output)}`;
+  }
+  return null;
+}
+
+/** Those of `paths` that are regular files among this cache's sources, inside the root and not an output. */
+async function* changedSourceFiles(ctx: WalkContext, cache: CacheEntry, index: number, paths: ReadonlySet<string>): AsyncGenerator<WalkedFile> {
+  if (paths.size === 0) return;
+  const covers = sourceMatchers(cache);
+  for (const rel of paths) {
     if (!covers.some((matches) => matches(rel))) continue;
     const confined = await confinePath(ctx.fs, ctx.root, rel, `caches[${index}].sources`);
     if (!confined.ok || ctx.excluded.some((out) => confined.real === out || confined.real.startsWith(`${out}/`))) continue;
     const stat = await ctx.fs.stat(confined.real);
-    if (stat?.kind === 'file' && stat.mtimeNs > outputStat.mtimeNs) return `${rel} is newer than ${normalizeRelative(cache.output)}`;
+    if (stat?.kind === 'file') yield { rel, mtimeNs: stat.mtimeNs };
   }
-  return null;
+}
+
+/** One predicate per source entry: does a root-relative path fall under it? */
+function sourceMatchers(cache: CacheEntry): Array<(rel: string) => boolean> {
+  return cache.sources.map((source) => {
+    const norm = normalizeRelative(source);
+    if (isGlobPattern(source)) return picomatch(norm);
+    return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
+  });
 }
 
 /** Real path of each cache's output, `null` where it failed confinement (that cache is skipped). */

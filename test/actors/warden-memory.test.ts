@@ -287,6 +287,40 @@ describe('a helper left by a daemon that crashed', () => {
   });
 });
 
+describe('a helper left by a daemon that crashed, on a volume added later', () => {
+  it('holds back a lock grant until that helper is gone', async () => {
+    const first = setup();
+    await first.warden.start();
+    await settle();
+    const orphan = first.processes.running[0]!;
+    orphan.hang(); // ignores SIGTERM: only the SIGKILL 10 s later ends it
+    const next = createWarden({
+      roots: [],
+      settleMs: 100,
+      daemonUid: 1000,
+      adapters: { fs: first.fs, processes: first.processes, clock: first.clock, mounts: new MemoryMountTable(), state: first.state },
+    });
+    await next.start();
+    // The root arrives with a reload, after start: the warden is running, no EAGAIN holds callers back.
+    void next.core.setRoots([ROOT]);
+    await settle();
+    let granted = false;
+    const lease = next.lockVolume(ROOT, { wait: true, owner: 'late' }).then((l) => {
+      granted = true;
+      return l;
+    });
+    await settle();
+    expect(orphan.signals).toEqual(['SIGTERM']);
+    expect(granted).toBe(false);
+    first.clock.advance(10_000);
+    await settle();
+    expect(orphan.done).toBe(true);
+    expect(granted).toBe(true);
+    await (await lease).release(0);
+    await next.stop();
+  });
+});
+
 describe('in-process rebuild (SPEC §12 rebuild)', () => {
   function inProcess(rebuild: (signal: AbortSignal) => Promise<number>, manifest: object = { ...MANIFEST, timeoutSec: 2 }) {
     const clock = simulatedClock(1_000_000);

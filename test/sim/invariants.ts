@@ -31,6 +31,8 @@ interface VolumeSeen extends Counters {
   top: string;
   sub: string | null;
   context: VolumeContext;
+  /** A lock holder died while this rebuild ran (its failure counted then). */
+  holderDiedThisRun: boolean;
 }
 
 const topOf = (value: unknown): string => (typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '');
@@ -59,8 +61,9 @@ function expectedCounters(prev: VolumeSeen, event: { type: string; [key: string]
       if (!helperMode) {
         if (status === 0) reset();
         else failures += 1;
-      } else if (status === 127 || status === 124) {
-        // ...and one that ran past timeoutSec (SPEC §3). The sim's helpers never lock, so never twice.
+      } else if ((status === 127 || status === 124) && !prev.holderDiedThisRun) {
+        // ...and one that ran past timeoutSec (SPEC §3), unless a holder died during the run: that
+        // may have been the helper itself, counted once already as a dead holder.
         failures += 1;
       }
       break;
@@ -169,7 +172,10 @@ export class Invariants {
     const examining = top === 'checking' && sub === 'examining';
     const wasExamining = prev?.top === 'checking' && prev.sub === 'examining';
     if ((examining && !wasExamining) || (top === 'rebuilding' && prev?.top !== 'rebuilding')) this.examinedAt.set(volume, ++this.tick);
-    const seen = { top, sub, context, failures: context.failures, attempts: context.attempts };
+    const holderDiedThisRun = top === 'rebuilding' && prev?.top === 'rebuilding'
+      ? prev.holderDiedThisRun || cause.type === 'HOLDER_DIED'
+      : false;
+    const seen = { top, sub, context, failures: context.failures, attempts: context.attempts, holderDiedThisRun };
     this.sessions.set(ref.sessionId, seen);
     this.counters.set(volume, { failures: context.failures, attempts: context.attempts });
   }
