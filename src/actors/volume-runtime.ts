@@ -24,6 +24,8 @@ import type { LockClient } from '../machines/lock.js';
 
 /** The daemon's own identity when it holds a lock for a `lockMode: daemon` helper (SPEC §4). */
 export const DAEMON_HOLDER_ID = 0;
+/** The daemon as a lock holder (SPEC §4: holder name `volwarden`). */
+const DAEMON_HOLDER: LockClient = { client: DAEMON_HOLDER_ID, name: 'volwarden', pid: process.pid };
 
 /** An in-process rebuild (SPEC §12): resolves the exit status. */
 export type RebuildFunction = (volume: { id: string; root: string }, stale: StaleCache[], signal: AbortSignal) => Promise<number>;
@@ -81,8 +83,8 @@ export class VolumeRuntime {
   private flushQueued = false;
   private readonly helpers = new Set<Promise<unknown>>();
   private persisted: VolumeRecord = { failures: -1, attempts: -1, token: -1 };
-  /** Pending while a helper an earlier daemon left running is being stopped; then `null`. */
-  private leftover: Promise<void> | null;
+  /** Pending while a helper left running (see stopLeftoverHelper) is being stopped; then `null`. */
+  private leftover: Promise<void> | null = null;
   private daemonWaiting = false;
   private stopping = false;
 
@@ -93,7 +95,6 @@ export class VolumeRuntime {
   ) {
     const saved = host.adapters.state?.load(id);
     this.persisted = saved ? { ...saved } : { failures: 0, attempts: 0, token: 0 };
-    this.leftover = this.persisted.helper === undefined ? null : this.stopLeftoverHelper().finally(() => (this.leftover = null));
     this.lock = new LocalLockBackend(host.env, id, this.persisted.token, {
       granted: (holder, token) => {
         host.publish({ type: 'lock.granted', volume: id, holder, token });
@@ -163,6 +164,8 @@ export class VolumeRuntime {
 
   start(): void {
     this.host.publish({ type: 'volume.appeared', volume: this.id });
+    const helper = this.persisted.helper;
+    if (helper !== undefined) this.leftover = this.stopLeftoverHelper(helper).finally(() => (this.leftover = null));
     this.actor.start();
   }
 
@@ -229,26 +232,20 @@ export class VolumeRuntime {
   }
 
   /**
-   * A daemon killed mid-rebuild leaves its helper running (it leads its own process group). It
-   * must end before this volume rebuilds or its lock is granted again, or two helpers would write
-   * the same caches at once. Recorded at spawn in the state directory; the pid must still be that
-   * process (its start time), not a later one that reused the number.
+   * A daemon killed mid-rebuild leaves its helper running (it leads its own process group), and
+   * so does a volume that went and came back while its helper ignored SIGTERM. That helper must
+   * end before this volume rebuilds or anyone else holds its lock, or two writers would share its
+   * caches: the daemon holds the lock (as `volwarden`) while it stops it, so clients queue or hear
+   * EBUSY as behind any holder, and the first load waits. Recorded at spawn in the state
+   * directory; the pid must still be that process (its start time), not a later one.
    */
-  /**
-   * While a helper an earlier daemon left running is being stopped, the promise of it; `null`
-   * once none can run. Lock grants wait for it, as the volume's first load does.
-   */
-  leftoverHelper(): Promise<void> | null {
-    return this.leftover;
-  }
-
-  private async stopLeftoverHelper(): Promise<void> {
-    const helper = this.persisted.helper;
-    if (helper === undefined) return;
+  private async stopLeftoverHelper(helper: NonNullable<VolumeRecord['helper']>): Promise<void> {
     const { processes } = this.host.adapters;
     if (processes.identity(helper.pid) === helper.identity) {
-      this.host.env.log.warn({ volume: this.id, pid: helper.pid }, 'a helper left by an earlier daemon still runs: stopping it first');
+      this.host.env.log.warn({ volume: this.id, pid: helper.pid }, 'a helper left running still runs: stopping it first');
+      const held = this.lock.request(DAEMON_HOLDER, { wait: true }).then(() => true, () => false);
       await processes.stopGroup(helper.pid, KILL_GRACE_MS);
+      if (await held) this.releaseDaemonLock(0);
     }
     this.persist({ helper: undefined });
   }
@@ -413,7 +410,7 @@ export class VolumeRuntime {
 
   private requestDaemonLock(): void {
     this.daemonWaiting = true;
-    const holder: LockClient = { client: DAEMON_HOLDER_ID, name: 'volwarden', pid: process.pid };
+    const holder = DAEMON_HOLDER;
     // xstate delivers emitted events after the transition's own actions: queue after them so
     // subscribers see rebuild.started before lock.granted (SPEC §8 order).
     queueMicrotask(() => {

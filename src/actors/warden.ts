@@ -213,10 +213,6 @@ export class Warden {
     if (this.state() === 'starting') throw new WardenError('EAGAIN');
     if (this.reboot.held()) throw new WardenError('ENOLCK', 'the reboot lock is held: volume locks are refused until it is released');
     const volume = this.volume(ref);
-    // A helper its crashed predecessor left must be gone before anyone holds this lock; the
-    // checks above are asked again afterwards, since the world moved on meanwhile.
-    const leftover = volume.leftoverHelper();
-    if (leftover !== null) return leftover.then(() => this.lockVolume(client, ref, options));
     return volume.lock.request(this.clients.holderView(client.id), options);
   }
 

@@ -288,7 +288,7 @@ describe('a helper left by a daemon that crashed', () => {
 });
 
 describe('a helper left by a daemon that crashed, on a volume added later', () => {
-  it('holds back a lock grant until that helper is gone', async () => {
+  it('holds the lock itself until that helper is gone: clients queue behind it or hear EBUSY', async () => {
     const first = setup();
     await first.warden.start();
     await settle();
@@ -312,6 +312,8 @@ describe('a helper left by a daemon that crashed, on a volume added later', () =
     await settle();
     expect(orphan.signals).toEqual(['SIGTERM']);
     expect(granted).toBe(false);
+    expect(next.status(ROOT).volumes[0]!.lock).toMatchObject({ state: 'locked', holder: { name: 'volwarden' }, waiters: 1 });
+    await expect(next.lockVolume(ROOT, { owner: 'impatient' })).rejects.toMatchObject({ code: 'EBUSY' });
     first.clock.advance(10_000);
     await settle();
     expect(orphan.done).toBe(true);

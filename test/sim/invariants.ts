@@ -232,7 +232,8 @@ export class Invariants {
       if (holder !== undefined && holder !== 0 && !believers.some((b) => b.id === holder)) {
         this.fail(`${v.id}: status says client ${holder} holds it, but no live client was told so (a lock outlived its holder?)`);
       }
-      if (holder === 0 && v.state !== 'rebuilding') this.fail(`${v.id}: the daemon holds the lock while the volume is ${v.state}`);
+      // The daemon holds a lock for its rebuild, or while its first load stops a helper left running.
+      if (holder === 0 && v.state !== 'rebuilding' && v.state !== 'loading') this.fail(`${v.id}: the daemon holds the lock while the volume is ${v.state}`);
       const queued = clients.reduce((n, c) => n + c.unanswered().filter((r) => r.routine === 'lock_volume' && r.volume === v.id).length, 0);
       const daemonQueued = this.daemonAwaitingLock(v.id) ? 1 : 0;
       if (v.lock.waiters !== queued + daemonQueued) {
