@@ -54,6 +54,17 @@ function setup(options: { state?: MemoryStateStore; maxFailures?: number; manife
   return { clock, fs, processes, state, warden, events, volume, finishHelper };
 }
 
+/** A built volume whose lock client `a` holds while client `b` waits. */
+async function heldWithWaiter() {
+  const t = setup();
+  await t.warden.start();
+  await t.finishHelper(0);
+  const lease = await t.warden.lockVolume(ROOT, { owner: 'a' });
+  const waiting = t.warden.lockVolume(ROOT, { owner: 'b', wait: true }).catch((e: unknown) => e);
+  await settle();
+  return { t, lease, waiting };
+}
+
 describe('warden on in-memory adapters', () => {
   it('builds a missing cache under its own lock, then is idle, ready and clean', async () => {
     const t = setup();
@@ -182,12 +193,7 @@ describe('warden on in-memory adapters', () => {
   });
 
   it('reports a removed root as gone, answers its waiters ENOENT and forgets it', async () => {
-    const t = setup();
-    await t.warden.start();
-    await t.finishHelper(0);
-    const lease = await t.warden.lockVolume(ROOT, { owner: 'a' });
-    const waiting = t.warden.lockVolume(ROOT, { owner: 'b', wait: true }).catch((e: unknown) => e);
-    await settle();
+    const { t, lease, waiting } = await heldWithWaiter();
     t.fs.remove(ROOT);
     expect(await waiting).toMatchObject({ code: 'ENOENT' });
     await expect(lease.lost).resolves.toMatchObject({ code: 'ENOENT' });
@@ -244,12 +250,7 @@ describe('warden on in-memory adapters', () => {
   });
 
   it('stops without calling its volumes gone: leases and waiters hear ECONNRESET, status keeps them', async () => {
-    const t = setup();
-    await t.warden.start();
-    await t.finishHelper(0);
-    const lease = await t.warden.lockVolume(ROOT, { owner: 'a' });
-    const waiting = t.warden.lockVolume(ROOT, { owner: 'b', wait: true }).catch((e: unknown) => e);
-    await settle();
+    const { t, lease, waiting } = await heldWithWaiter();
     await t.warden.stop();
     await expect(lease.lost).resolves.toMatchObject({ code: 'ECONNRESET' });
     expect(await waiting).toMatchObject({ code: 'ECONNRESET' });
