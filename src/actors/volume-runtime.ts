@@ -410,12 +410,11 @@ export class VolumeRuntime {
 
   private requestDaemonLock(): void {
     this.daemonWaiting = true;
-    const holder = DAEMON_HOLDER;
     // xstate delivers emitted events after the transition's own actions: queue after them so
     // subscribers see rebuild.started before lock.granted (SPEC §8 order).
     queueMicrotask(() => {
       if (this.actor.getSnapshot().status !== 'active') return;
-      this.lock.request(holder, { wait: true }).catch((err) => {
+      this.lock.request(DAEMON_HOLDER, { wait: true }).catch((err) => {
         // Only the volume going away can refuse the daemon's own request.
         this.host.env.log.debug({ volume: this.id, err: String(err) }, 'daemon lock request ended');
       });

@@ -262,6 +262,16 @@ describe('warden on in-memory adapters', () => {
   });
 });
 
+/** A second warden on the first one's files, processes, clock and state: a daemon restarted after a crash. */
+function successor(first: ReturnType<typeof setup>, roots: string[]) {
+  return createWarden({
+    roots,
+    settleMs: 100,
+    daemonUid: 1000,
+    adapters: { fs: first.fs, processes: first.processes, clock: first.clock, mounts: new MemoryMountTable(), state: first.state },
+  });
+}
+
 describe('a helper left by a daemon that crashed', () => {
   it('is stopped by the next warden on the same state before that volume rebuilds again', async () => {
     const first = setup();
@@ -270,12 +280,7 @@ describe('a helper left by a daemon that crashed', () => {
     const orphan = first.processes.running[0]!;
     expect(first.state.load(`path:${ROOT}`)!.helper).toMatchObject({ pid: orphan.pid });
     // The first warden is never stopped (SIGKILL): the helper runs on, recorded in the state.
-    const next = createWarden({
-      roots: [ROOT],
-      settleMs: 100,
-      daemonUid: 1000,
-      adapters: { fs: first.fs, processes: first.processes, clock: first.clock, mounts: new MemoryMountTable(), state: first.state },
-    });
+    const next = successor(first, [ROOT]);
     const starting = next.start();
     await settle();
     expect(orphan.signals).toEqual(['SIGTERM']);
@@ -295,12 +300,7 @@ describe('a helper left by a daemon that crashed, on a volume added later', () =
     await settle();
     const orphan = first.processes.running[0]!;
     orphan.hang(); // ignores SIGTERM: only the SIGKILL 10 s later ends it
-    const next = createWarden({
-      roots: [],
-      settleMs: 100,
-      daemonUid: 1000,
-      adapters: { fs: first.fs, processes: first.processes, clock: first.clock, mounts: new MemoryMountTable(), state: first.state },
-    });
+    const next = successor(first, []);
     await next.start();
     // The root arrives with a reload, after start: the warden is running, no EAGAIN holds callers back.
     void next.core.setRoots([ROOT]);
