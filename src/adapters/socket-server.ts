@@ -3,13 +3,13 @@
  * objects and decoded messages, answers framing errors itself, and never lets a bad client or
  * a throwing handler take the daemon down. Its in-memory twin is `socket-server.memory.ts`.
  */
-import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
+import { lstat, chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
-import { dirname } from 'node:path';
 import { WardenError } from '../errors.js';
 import { LineDecoder } from '../protocol/line-decoder.js';
 import { TOO_MANY_CLIENTS_FRAME, framingErrorFrame } from '../protocol/replies.js';
 import { MAX_LINE_BYTES, type Rights } from '../protocol/types.js';
+import { prepareSocketDir } from './socket-trust.js';
 
 /** One client connection as the warden sees it; the same shape for real and in-memory sockets. */
 export interface Connection {
@@ -87,7 +87,8 @@ export async function listenUnix(options: ListenOptions, handlers: SocketHandler
   const report = options.onError ?? ((error, context) => console.error(`volwarden socket ${options.path}: ${context}:`, error));
   const flag = options.rights === 'status' ? '--status-socket' : '--socket';
   checkPathLength(options.path, flag);
-  await ensureParentDir(options.path, options.dirMode).catch((error: unknown) => {
+  // SPEC §13 modes for what it creates; issue 17: nothing another user could swap the socket in.
+  await prepareSocketDir(options.path, options.dirMode, flag).catch((error: unknown) => {
     throw osError(error, `cannot create the directory of socket ${options.path}`, flag);
   });
   await clearStaleSocket(options.path).catch((error: unknown) => {
@@ -256,23 +257,6 @@ class SocketConnection implements Connection {
       this.report(error, `onClose handler threw for client ${this.id}`);
     }
   }
-}
-
-// SPEC §13: socket directories are created with their modes (0700 control, 0755 status). Only
-// the socket's own directory gets `dirMode`: the ones above it are 0755, so the control socket's
-// private/ made first never leaves the status socket's /run/volwarden closed to other users.
-async function ensureParentDir(path: string, dirMode: number): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
-  const created = await mkdir(dir, { mode: dirMode }).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') return false;
-      throw error;
-    },
-  );
-  // mkdir's mode passes through the umask; the directory must have exactly its mode.
-  if (created) await chmod(dir, dirMode);
 }
 
 // A socket file nobody answers on is a leftover of a crash: replace it. A live one is refused.

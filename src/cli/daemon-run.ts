@@ -11,6 +11,7 @@ import type { Reconfiguration } from '../actors/warden.js';
 import type { Logger } from '../actors/env.js';
 import { inotifyWatchLimit } from '../adapters/fs-watch.js';
 import { isAlreadyRunning } from '../adapters/socket-server.js';
+import { assertSocketDirTrusted } from '../adapters/socket-trust.js';
 import { defaultPaths } from '../config/paths.js';
 import { loadConfig, type DaemonConfig } from '../config/schema.js';
 import { WardenError } from '../errors.js';
@@ -75,6 +76,9 @@ async function settle(flags: DaemonFlags, socketFlag: string | undefined): Promi
 }
 
 async function runDaemon(settings: DaemonSettings, flags: DaemonFlags): Promise<number> {
+  // A socket directory another user can write is refused (exit 77) before anything answers in it.
+  await assertSocketDirTrusted(settings.socket, '--socket');
+  await assertSocketDirTrusted(settings.statusSocket, '--status-socket');
   // Refuse before watching anything: a second daemon must not start helpers on the same volumes.
   if (await answers(settings.socket)) throw alreadyRunning(settings.socket);
   const log = createDaemonLogger(flags.logLevel);

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { WardenError, describeCode, isErrorCode, type ErrorCode } from '../errors.js';
+import { assertTrustedSocket } from '../adapters/socket-trust.js';
 import { LineDecoder } from '../protocol/line-decoder.js';
 import { NOTIFICATION_ID, REPLY_OFFSET, ROUTINES, type RoutineName, type Rights } from '../protocol/types.js';
 
@@ -53,6 +54,8 @@ const MAX_REPLY_BYTES = 256 * 1024 * 1024;
  * await conn.close();
  */
 export async function connectClient(socketPath: string, hello: HelloInfo = {}): Promise<ClientConnection> {
+  // No SO_PEERCRED in Node: who could have placed the socket is the check we have (issue 17).
+  await assertTrustedSocket(socketPath);
   const socket = await openSocket(socketPath);
   const conn = new SocketClient(socket, socketPath);
   try {

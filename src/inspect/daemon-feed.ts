@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { WardenError, describeCode, isErrorCode } from '../errors.js';
+import { assertTrustedSocket } from '../adapters/socket-trust.js';
 import { LineDecoder } from '../protocol/line-decoder.js';
 import { INSPECT_FRAME_ID, REPLY_OFFSET, ROUTINES } from '../protocol/types.js';
 import type { InspectionSnapshot } from './mirror.js';
@@ -34,6 +35,7 @@ const INSPECT_SEQ = 2;
  * console.log(await feed.closed);
  */
 export async function openInspectionFeed(socketPath: string, name: string): Promise<InspectionFeed> {
+  await assertTrustedSocket(socketPath);
   const socket = await openSocket(socketPath);
   const decoder = new LineDecoder(MAX_REPLY_BYTES);
   let listener: ((records: InspectRecord[]) => void) | undefined;
