@@ -41,10 +41,28 @@ export class ClientRegistry {
       clock: this.env.clock,
       inspect: this.env.inspect,
     });
+    return this.register(id, rights, actor);
+  }
+
+  private register(id: number, rights: Rights, actor: Actor<typeof clientMachine>): ClientRecord {
     const record: ClientRecord = { id, rights, actor, alive: true };
     this.clients.set(id, record);
     actor.start();
     return record;
+  }
+
+  /**
+   * A socket connection; with `idleTimeoutMs` (status socket) its actor emits `idleTimedOut`
+   * once it has held no subscription and awaited no reply for that long.
+   */
+  addConnection(id: number, rights: Rights, idleTimeoutMs?: number): ClientRecord {
+    const actor = createActor(clientMachine, {
+      id: `client:${id}`,
+      input: { id, rights, via: 'socket', ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) },
+      clock: this.env.clock,
+      inspect: this.env.inspect,
+    });
+    return this.register(id, rights, actor);
   }
 
   get(id: number): ClientRecord | undefined {

@@ -9,19 +9,28 @@ import type { Clock } from '../adapters/types.js';
 import { WardenError } from '../errors.js';
 import { isEventType, toNotificationFrame, type NotificationFrame, type WardenEvent } from '../protocol/events.js';
 import { SUBSCRIBER_DEFAULTS, countQueued, subscriberMachine } from '../machines/subscriber.js';
+import type { Rights } from '../protocol/types.js';
 
 /** The slice of a client connection the hub needs: who it is and how to reach it. */
 export interface SubscriberClient {
   id: number;
   /** Sends one wire frame; a throw counts as an unsent frame (the ack deadline then decides). */
   send(frame: NotificationFrame): void;
+  /** `status`: a status-socket client, counted against the status socket's own slots. */
+  rights?: Rights;
+  /** Called when one of its subscriptions ends (unsubscribed, volume gone, client died). */
+  released?(): void;
 }
 
 /** Hub limits (SPEC §13 defaults) and the warden's clock and inspector. */
 export interface SubscriberHubOptions {
   clock: Clock;
   ackTimeoutMs?: number;
-  /** Per volume, and for `"*"`. Zombies keep their slot. */
+  /**
+   * Per volume, and for `"*"`, for each socket: status-socket subscribers have this many slots,
+   * and control (and in-process) subscribers as many of their own, so the world-writable status
+   * socket can never take them all (issue 17). Zombies keep their slot.
+   */
   maxSubscribers?: number;
   maxQueuedEvents?: number;
   maxFrameBytes?: number;
@@ -45,6 +54,7 @@ interface Subscription {
   sub: number;
   client: SubscriberClient;
   volume: string;
+  pool: Rights;
   /** `null`: every type. */
   filter: ReadonlySet<string> | null;
   actor: Actor<typeof subscriberMachine>;
@@ -86,9 +96,11 @@ export class SubscriberHub {
   subscribe(client: SubscriberClient, volume: string, events?: readonly string[]): number {
     if (this.stopped) throw new WardenError('ECONNRESET', 'the warden is stopping: no new subscriptions');
     const filter = toFilter(events);
-    const taken = [...this.subscriptions.values()].filter((s) => s.volume === volume).length;
+    const pool: Rights = client.rights === 'status' ? 'status' : 'control';
+    const taken = [...this.subscriptions.values()].filter((s) => s.volume === volume && s.pool === pool).length;
     if (taken >= this.options.maxSubscribers) {
-      throw new WardenError('ETOOMANYREFS', `too many subscribers on ${volume} (at most ${this.options.maxSubscribers})`);
+      const where = pool === 'status' ? ' from the status socket' : '';
+      throw new WardenError('ETOOMANYREFS', `too many subscribers on ${volume}${where} (at most ${this.options.maxSubscribers})`);
     }
     const sub = ++this.lastSub;
     const actor = createActor(subscriberMachine, {
@@ -104,7 +116,7 @@ export class SubscriberHub {
         maxFrameBytes: this.options.maxFrameBytes,
       },
     });
-    this.subscriptions.set(sub, { sub, client, volume, filter, actor });
+    this.subscriptions.set(sub, { sub, client, volume, pool, filter, actor });
     actor.on('frameReady', ({ seq, events: batch }) => this.send(client, toNotificationFrame(sub, seq, batch)));
     // A detached subscriber is done: forget it so its slot frees (unsubscribe, death, volume gone).
     actor.subscribe({ complete: () => this.forget(sub, actor) });
@@ -163,6 +175,13 @@ export class SubscriberHub {
     }
   }
 
+  /** How many subscriptions `clientId` holds (zombies included). */
+  subscriptionsOf(clientId: number): number {
+    let count = 0;
+    for (const found of this.subscriptions.values()) if (found.client.id === clientId) count++;
+    return count;
+  }
+
   /** Every live subscription, in subscription order, for `status` and the visualizer. */
   snapshot(): SubscriptionView[] {
     return [...this.subscriptions.values()].map(({ sub, client, volume, actor }) => {
@@ -188,7 +207,10 @@ export class SubscriberHub {
   }
 
   private forget(sub: number, actor: Actor<typeof subscriberMachine>): void {
-    if (this.subscriptions.get(sub)?.actor === actor) this.subscriptions.delete(sub);
+    const found = this.subscriptions.get(sub);
+    if (found?.actor !== actor) return;
+    this.subscriptions.delete(sub);
+    found.client.released?.();
   }
 }
 

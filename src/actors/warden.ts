@@ -315,7 +315,7 @@ export class Warden {
    * {@link setRoots}; rebuilder definitions apply from the next run, and when the set of names
    * changes every volume reloads its manifest in place (a name may have become valid or unknown);
    * new default settle time and failure limits reach every volume; `discoverMounts` turns
-   * discovery on or off; `maxClients` applies to the next connection. What it does not apply
+   * discovery on or off; `maxClients`, `maxStatusClients` and `statusIdleTimeoutMs` apply to the next connection. What it does not apply
    * (sockets, state directory, the other limits) it returns, so the caller can say a restart is due.
    *
    * @example
@@ -331,7 +331,8 @@ export class Warden {
     }
     if (namesChanged) for (const volume of this.volumes.values()) volume.actor.send({ type: 'MANIFEST_CHANGED' });
     const limits = { ...DEFAULT_LIMITS, ...next.limits };
-    if (limits.maxClients !== this.env.limits.maxClients) this.env.limits.maxClients = limits.maxClients;
+    // Connection budgets and the status idle timeout apply from the next connection.
+    Object.assign(this.env.limits, { maxClients: limits.maxClients, maxStatusClients: limits.maxStatusClients, statusIdleTimeoutMs: limits.statusIdleTimeoutMs });
     const notApplied = (Object.keys(limits) as Array<keyof Limits>).filter((k) => limits[k] !== this.env.limits[k]);
     // Roots first: discovery turned off must see the new roots, or it would drop one that the
     // new config now lists itself (and its lock holder with it).

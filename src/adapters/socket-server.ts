@@ -6,9 +6,9 @@
 import { lstat, chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { WardenError } from '../errors.js';
-import { LineDecoder } from '../protocol/line-decoder.js';
-import { TOO_MANY_CLIENTS_FRAME, framingErrorFrame } from '../protocol/replies.js';
+import { TOO_MANY_CLIENTS_FRAME } from '../protocol/replies.js';
 import { MAX_LINE_BYTES, type Rights } from '../protocol/types.js';
+import { BufferLedger, SocketConnection } from './socket-connection.js';
 import { prepareSocketDir } from './socket-trust.js';
 
 /** One client connection as the warden sees it; the same shape for real and in-memory sockets. */
@@ -50,14 +50,22 @@ export interface ListenOptions {
   /** Client ids are daemon-wide (both sockets), so the caller hands them out. */
   allocateId: () => number;
   maxLineBytes?: number;
-  /** A client that lets more than this pile up unread is dropped (default 8 MiB). */
+  /** A client with more than this unread when its next reply is due is dropped (default 1 MiB). */
   maxBufferedBytes?: number;
+  /**
+   * All connections of this socket together: unfinished lines plus unread replies. Past it the
+   * biggest holders are closed (default 64 MiB). Each socket has its own, so status users can
+   * never make the daemon drop control clients.
+   */
+  maxSocketBufferedBytes?: number;
   /** Where handler exceptions and socket errors go (default: `console.error`). */
   onError?: (error: unknown, context: string) => void;
 }
 
-/** Default bound on unflushed output per connection. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Default bound on unread replies per connection. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Default bound on what all connections of one socket hold together. */
+export const DEFAULT_MAX_SOCKET_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** Thrown when a live daemon already answers on the socket (SPEC §13: exit 75). */
 export class AlreadyRunningError extends WardenError {
@@ -96,10 +104,20 @@ export async function listenUnix(options: ListenOptions, handlers: SocketHandler
   });
 
   const connections = new Set<SocketConnection>();
+  const ledger = new BufferLedger(options.maxSocketBufferedBytes ?? DEFAULT_MAX_SOCKET_BUFFERED_BYTES);
   const server = net.createServer((socket) => accept(socket));
 
   function accept(socket: net.Socket): void {
-    const conn = new SocketConnection(socket, options, handlers, report, () => connections.delete(conn));
+    const conn = new SocketConnection(socket, {
+      id: options.allocateId(),
+      rights: options.rights,
+      maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES,
+      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      ledger,
+      handlers,
+      report,
+      forget: () => connections.delete(conn),
+    });
     let accepted = false;
     try {
       accepted = handlers.onConnection(conn);
@@ -164,99 +182,6 @@ function osError(error: unknown, what: string, flag: string): WardenError {
     return new WardenError('EPERM', `${what}: permission denied (${code}): run as its owner or choose another ${flag}`, { cause: error });
   }
   return new WardenError('EINVAL', `${what}: ${reason}: choose another ${flag}`, { cause: error });
-}
-
-// A connection over one net.Socket: decodes input, bounds output, reports its death once.
-class SocketConnection implements Connection {
-  readonly id: number;
-  readonly rights: Rights;
-  private isClosed = false;
-  private accepted = false;
-  private readonly decoder: LineDecoder;
-  private readonly maxBufferedBytes: number;
-
-  constructor(
-    private readonly socket: net.Socket,
-    options: ListenOptions,
-    private readonly handlers: SocketHandlers,
-    private readonly report: (error: unknown, context: string) => void,
-    private readonly forget: () => void,
-  ) {
-    this.id = options.allocateId();
-    this.rights = options.rights;
-    this.decoder = new LineDecoder(options.maxLineBytes ?? MAX_LINE_BYTES);
-    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      // Peers vanishing mid-write is ordinary life for a daemon, not worth a log line.
-      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') report(error, `client ${this.id} socket error`);
-    });
-    // The peer's EOF is its death (no half-open connections): reported as soon as it is read, in
-    // the same poll as other clients' requests, not a phase later at 'close'. So a waiter that
-    // hung up just before the holder unlocked is skipped, as SPEC §5 says dead waiters are.
-    socket.on('end', () => this.markClosed());
-    socket.on('close', () => this.markClosed());
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  start(): void {
-    this.accepted = true;
-    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
-  }
-
-  refuse(frame: object): void {
-    this.close(frame);
-  }
-
-  send(obj: object): void {
-    if (this.isClosed) return;
-    this.socket.write(`${JSON.stringify(obj)}\n`);
-    // A reader that never reads must not make the daemon's memory grow without bound.
-    if (this.socket.writableLength > this.maxBufferedBytes) {
-      this.report(new Error(`client ${this.id} stopped reading; dropped`), 'back-pressure');
-      this.destroy();
-    }
-  }
-
-  close(finalFrame?: object): void {
-    if (this.isClosed) return;
-    const data = finalFrame === undefined ? '' : `${JSON.stringify(finalFrame)}\n`;
-    // Flush the final frame, then drop the fd without waiting for the peer to hang up.
-    this.socket.end(data, () => this.socket.destroy());
-    this.markClosed();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-    this.markClosed();
-  }
-
-  private receive(chunk: Buffer): void {
-    for (const line of this.decoder.push(chunk)) {
-      if (this.isClosed) return;
-      if (!line.ok) return this.close(framingErrorFrame(line.code));
-      try {
-        this.handlers.onMessage(this, line.message);
-      } catch (error) {
-        this.report(error, `onMessage handler threw for client ${this.id}`);
-      }
-    }
-  }
-
-  private markClosed(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.socket.removeAllListeners('data');
-    this.forget();
-    if (!this.accepted) return;
-    try {
-      this.handlers.onClose(this);
-    } catch (error) {
-      this.report(error, `onClose handler threw for client ${this.id}`);
-    }
-  }
 }
 
 // A socket file nobody answers on is a leftover of a crash: replace it. A live one is refused.

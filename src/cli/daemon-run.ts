@@ -172,7 +172,10 @@ function reloadable(config: DaemonConfig, flags: DaemonFlags, roots: string[]): 
     roots,
     discoverMounts: config.discoverMounts ?? false,
     rebuilders: config.rebuilders ?? {},
-    limits: pick(config, ['ackTimeoutMs', 'maxSubscribers', 'maxWaiters', 'maxClients', 'maxQueuedEvents', 'maxFrameBytes']),
+    limits: pick(config, [
+      'ackTimeoutMs', 'maxSubscribers', 'maxWaiters', 'maxClients', 'maxQueuedEvents', 'maxFrameBytes',
+      'maxStatusClients', 'statusIdleTimeoutMs', 'maxClientBufferBytes', 'maxSocketBufferBytes',
+    ]),
     ...(settleMs !== undefined ? { settleMs } : {}),
   };
 }

@@ -3,6 +3,7 @@
  * `WardenError` codes to them, so every command fails the same way for the same cause.
  */
 import { WardenError, type ErrorCode } from '../errors.js';
+import { escapeControl } from '../safe-text.js';
 
 /** sysexits.h values SPEC §11 uses. */
 export const EXIT = {
@@ -75,6 +76,7 @@ export function describeFailure(err: unknown): { exitCode: number; message: stri
   return { exitCode: EXIT.SOFTWARE, message: oneLine(`internal error: ${err instanceof Error ? err.message : String(err)}`) };
 }
 
+// One line, and nothing in it (a volume name, a daemon's reason) a terminal would act on.
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return escapeControl(text.replace(/\s*\n\s*/g, ' ').trim());
 }

@@ -3,6 +3,8 @@
  * `HH:MM:SS.mmm n volume type key=value...`, or the event itself as NDJSON.
  */
 import type { WardenEvent } from '../protocol/events.js';
+import { escapeControl, safeJson } from '../safe-text.js';
+import { formatHolder } from './status-table.js';
 
 const FIXED = new Set(['type', 'volume', 'ts', 'n']);
 
@@ -11,28 +13,30 @@ const FIXED = new Set(['type', 'volume', 'ts', 'n']);
  *
  * @example
  * formatEvent({ type: 'lock.released', volume: 'path:/d', ts, n: 7, holder, status: 0 });
- * // '14:03:07.221 7 path:/d lock.released holder=backup/4242 status=0'
+ * // '14:03:07.221 7 path:/d lock.released holder=backup/4242? status=0'  (`?`: a pid the client claimed)
  */
 export function formatEvent(event: WardenEvent): string {
   const fields = Object.entries(event)
     .filter(([key]) => !FIXED.has(key))
-    .map(([key, value]) => `${key}=${formatValue(value)}`);
-  return [clock(event.ts), String(event.n), event.volume, event.type, ...fields].join(' ');
+    .map(([key, value]) => `${escapeControl(key)}=${formatValue(value)}`);
+  // File names and holder names are anyone's to choose: nothing reaches the terminal raw.
+  return [clock(event.ts), String(event.n), escapeControl(String(event.volume)), escapeControl(String(event.type)), ...fields].join(' ');
 }
 
-/** The event as one NDJSON line (no trailing newline). */
+/** The event as one NDJSON line (no trailing newline), with terminal controls escaped. */
 export function formatEventJson(event: WardenEvent): string {
-  return JSON.stringify(event);
+  return safeJson(event);
 }
 
 function formatValue(value: unknown): string {
   if (Array.isArray(value)) return value.map((v) => formatValue(v)).join(',');
   if (value !== null && typeof value === 'object' && 'name' in value) {
-    const holder = value as { name: string; pid?: number };
-    return holder.pid !== undefined ? `${holder.name}/${holder.pid}` : holder.name;
+    const holder = value as { name: string; pid?: number; client?: number };
+    return formatHolder({ ...holder, name: String(holder.name), client: holder.client ?? -1 });
   }
-  if (typeof value === 'string') return /[\s"]/.test(value) || value === '' ? JSON.stringify(value) : value;
-  return JSON.stringify(value);
+  // Quoted as JSON when it has spaces, quotes or controls, so one value never reads as two.
+  if (typeof value === 'string') return /[\s"]/.test(value) || value === '' || escapeControl(value) !== value ? safeJson(value) : value;
+  return safeJson(value);
 }
 
 function clock(ts: number): string {

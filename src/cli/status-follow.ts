@@ -10,6 +10,7 @@ import type { InspectionFeed } from '../inspect/daemon-feed.js';
 import type { InspectRecord } from '../inspect/records.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { msUntilAgesChange, renderStatus } from './status-table.js';
+import { safeJson } from '../safe-text.js';
 
 /** What `followStatus` needs from the world: the daemon, the terminal and the process. Tests pass fakes. */
 export interface FollowIO {
@@ -32,6 +33,12 @@ export interface FollowIO {
   /** Where SIGINT, SIGTERM and SIGWINCH arrive (`process`). */
   signals: Pick<NodeJS.Process, 'on' | 'off'>;
   timers?: Timers;
+  /**
+   * Without the inspection stream (the status socket has no `inspect`, SPEC §9), waiters and the
+   * reboot lock change without a notification: fetch again this often while a lock is held or the
+   * reboot lock is not free. Nothing is fetched while all is quiet.
+   */
+  pollBusyMs?: number;
 }
 
 /** The clock the follow loop uses; `vi.useFakeTimers()` replaces the default. */
@@ -72,17 +79,27 @@ export function followStatus(io: FollowIO): Promise<void> {
     let shown: string | undefined;
     let frames = 0;
     let tick: unknown;
+    let poll: unknown;
     let ended = false;
 
     const paint = (force: boolean) => {
       if (latest === undefined || ended) return;
       const now = timers.now();
-      const text = io.json ? JSON.stringify(latest) : renderStatus(latest, io.width(), now);
+      const text = io.json ? safeJson(latest) : renderStatus(latest, io.width(), now);
       if (text !== shown || force) {
         shown = text;
         io.write(frame(text, frames++, io.json ? 'json' : io.tty ? 'terminal' : 'pipe'));
       }
       scheduleTick(now);
+      schedulePoll();
+    };
+    // Only what notifications cannot say (a waiter queuing, the reboot lock waiting) needs a look.
+    const schedulePoll = () => {
+      if (poll !== undefined) timers.clearTimeout(poll);
+      poll = undefined;
+      if (io.pollBusyMs !== undefined && latest !== undefined && isBusy(latest)) {
+        poll = timers.setTimeout(() => ((poll = undefined), redraws.trigger()), io.pollBusyMs);
+      }
     };
     // A terminal's ages move once per unit they show, from the status already fetched: a local clock, no daemon traffic.
     const scheduleTick = (now: number) => {
@@ -107,6 +124,7 @@ export function followStatus(io: FollowIO): Promise<void> {
       ended = true;
       redraws.stop();
       if (tick !== undefined) timers.clearTimeout(tick);
+      if (poll !== undefined) timers.clearTimeout(poll);
       stopWatching();
       io.signals.off('SIGINT', stop);
       io.signals.off('SIGTERM', stop);
@@ -126,6 +144,11 @@ export function followStatus(io: FollowIO): Promise<void> {
     });
     redraws.trigger();
   });
+}
+
+// Something that can change without a notification: a held lock (its waiters) or the reboot lock.
+function isBusy(status: StatusResult): boolean {
+  return status.reboot.state !== 'free' || status.volumes.some((v) => v.lock.state !== 'unlocked');
 }
 
 /** A trigger that runs `run` at once, then at most once per `gapMs` while triggers keep coming. */
@@ -254,11 +277,16 @@ export function watchFeed(feed: InspectionFeed, volumeId: () => string | undefin
   };
 }
 
-/** Fallback for a daemon without an inspection stream: redraws on notifications. */
+/** Without an inspection stream (the status socket, or an older daemon): redraws on notifications. */
 export function watchNotifications(client: WardenClient, volume: string | undefined, on: { changed(): void; lost(reason: string): void }): () => void {
   const subscription = client.subscribe(volume ?? '*').subscribe({
     next: () => on.changed(),
-    error: (err: unknown) => on.lost(err instanceof Error ? err.message : String(err)),
+    error: (err: unknown) => {
+      // An unknown volume is the fetch's to report (66); a lost connection is said as the feed says it.
+      if (err instanceof WardenError && err.code === 'ENOENT') on.changed();
+      else if (err instanceof WardenError && err.code === 'ECONNRESET') on.lost(`the daemon at ${client.socket} closed the connection`);
+      else on.lost(err instanceof Error ? err.message : String(err));
+    },
     // `volume.gone` ends a one-volume subscription: the fetch it triggers says so (66).
     complete: () => on.changed(),
   });

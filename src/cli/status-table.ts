@@ -5,6 +5,10 @@
  * layout of a few short lines per volume. No line is ever wider than the width given.
  */
 import type { StatusResult, VolumeStatus } from '../protocol/types.js';
+import { escapeControl, escapeStrings } from '../safe-text.js';
+
+/** The client id of the daemon's own rebuilds as a lock holder (SPEC §4). */
+const DAEMON_CLIENT = 0;
 
 const HEADERS = ['VOLUME', 'STATE', 'LOCK', 'WAITERS', 'TOKEN', 'FAILURES', 'LAST REBUILD', 'STALE/ERROR'] as const;
 type Column = (typeof HEADERS)[number];
@@ -42,7 +46,9 @@ const MAX_NOTE_LINES = 3;
  * // VOLUME      STATE  LOCK  WAITERS  TOKEN  FAILURES  LAST REBUILD     STALE/ERROR
  * // path:/data  idle   -     0        4      0         ok 26ms 12s ago  -
  */
-export function renderStatus(status: StatusResult, width?: number, now: number = Date.now()): string {
+export function renderStatus(raw: StatusResult, width?: number, now: number = Date.now()): string {
+  // Ids, roots, names and reasons come from whoever can name a file or say hello: never raw to a terminal.
+  const status = escapeStrings(raw);
   const head = headLine(status, width);
   if (status.volumes.length === 0) return [head, ...wrap('no volumes (a watched directory needs a .volwarden.json manifest)', width)].join('\n');
   if (width !== undefined && width < STACK_BELOW) return renderStacked(status, width, now);
@@ -79,7 +85,8 @@ export function renderStatus(status: StatusResult, width?: number, now: number =
  * //   idle · unlocked · 0 waiting · token 7
  * //   0 failures · last ok 26ms 12s ago
  */
-export function renderStacked(status: StatusResult, width: number, now: number = Date.now()): string {
+export function renderStacked(raw: StatusResult, width: number, now: number = Date.now()): string {
+  const status = escapeStrings(raw);
   const lines = [headLine(status, width)];
   if (status.volumes.length === 0) lines.push(...wrap('no volumes (a watched directory needs a .volwarden.json manifest)', width));
   for (const volume of status.volumes) {
@@ -194,7 +201,22 @@ function row(volume: VolumeStatus, now: number): Row {
 }
 
 function holderText(holder: { name: string; pid?: number; client: number }): string {
-  return holder.pid !== undefined ? `${holder.name}/${holder.pid}` : `${holder.name}#${holder.client}`;
+  return formatHolder(holder);
+}
+
+/**
+ * A lock or reboot lock holder for a person: `name/pid`, with a `?` after a pid the client only
+ * claimed in its `hello` (the daemon cannot verify it: Node has no SO_PEERCRED); the daemon's own
+ * rebuilds (client 0) hold as `volwarden` with the daemon's real pid. Control characters escaped.
+ *
+ * @example
+ * formatHolder({ client: 3, name: 'backup', pid: 4242 });   // 'backup/4242?'
+ * formatHolder({ client: 0, name: 'volwarden', pid: 812 }); // 'volwarden/812'
+ */
+export function formatHolder(holder: { name: string; pid?: number; client: number }): string {
+  const name = escapeControl(holder.name);
+  if (holder.pid === undefined) return `${name}#${holder.client}`;
+  return holder.client === DAEMON_CLIENT ? `${name}/${holder.pid}` : `${name}/${holder.pid}?`;
 }
 
 // `ok 26ms 12s ago`, `exit 3 1.4s 5m ago`: outcome first, so a cut cell still says it.

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { WardenError, describeCode, isErrorCode, type ErrorCode } from '../errors.js';
 import { assertTrustedSocket } from '../adapters/socket-trust.js';
 import { LineDecoder } from '../protocol/line-decoder.js';
+import { escapeControl } from '../safe-text.js';
 import { NOTIFICATION_ID, REPLY_OFFSET, ROUTINES, type RoutineName, type Rights } from '../protocol/types.js';
 
 /** A notification frame (SPEC §8); acknowledge it with `send('ack', { sub, seq })`. */
@@ -205,7 +206,8 @@ class SocketClient implements ClientConnection {
 function replyError(frame: Record<string, unknown>): WardenError {
   const ret = frame.ret;
   const code: ErrorCode = isErrorCode(ret) ? ret : 'EINVAL';
-  const detail = typeof frame.error === 'string' ? frame.error : isErrorCode(ret) ? describeCode(code) : `unexpected reply ${String(ret)}`;
+  // The daemon's text may quote file or client names: escaped, so printing a message is safe.
+  const detail = typeof frame.error === 'string' ? escapeControl(frame.error) : isErrorCode(ret) ? describeCode(code) : `unexpected reply ${escapeControl(String(ret))}`;
   const busyVolume = typeof frame.busyVolume === 'string' ? frame.busyVolume : undefined;
   return new WardenError(code, detail, { cause: frame, busyVolume });
 }

@@ -22,7 +22,7 @@ const rebuilderSchema = z.strictObject({
   timeoutSec: z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)).optional(),
 });
 
-/** Every key SPEC §13 allows, and no other. */
+/** Every key SPEC §13 allows (and issue 17's socket budgets), and no other. */
 export const configSchema = z.strictObject({
   roots: z.array(absoluteOrRelativePath).optional(),
   discoverMounts: z.boolean().optional(),
@@ -35,6 +35,11 @@ export const configSchema = z.strictObject({
   maxSubscribers: positive.optional(),
   maxWaiters: positive.optional(),
   maxClients: positive.optional(),
+  // Issue 17: the status socket's own connection budget, its idle timeout, and memory bounds.
+  maxStatusClients: positive.optional(),
+  statusIdleTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).optional(),
+  maxClientBufferBytes: positive.optional(),
+  maxSocketBufferBytes: positive.optional(),
   maxQueuedEvents: positive.optional(),
   maxFrameBytes: positive.optional(),
   rebuilders: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must match ^[A-Za-z0-9._-]{1,64}$' }), rebuilderSchema).optional(),

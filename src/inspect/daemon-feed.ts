@@ -23,13 +23,14 @@ const HELLO_SEQ = 1;
 const INSPECT_SEQ = 2;
 
 /**
- * Connects to a daemon socket (the status socket is enough) and asks for its inspection stream
- * (routine `inspect`): resolves once the daemon replied with the present. Rejects with a one-line
- * `WardenError`: `ECONNREFUSED` when no daemon answers, `EPERM` when the socket is not ours to
- * open, `BAD_ID` when the daemon does not offer the stream.
+ * Connects to a daemon's control socket and asks for its inspection stream (routine `inspect`;
+ * the status socket answers `EPERM`, SPEC §9): resolves once the daemon replied with the present.
+ * Rejects with a one-line `WardenError`: `ECONNREFUSED` when no daemon answers, `EPERM` when the
+ * socket is not ours to open, is not trusted (issue 17) or has status rights only, `BAD_ID` when
+ * the daemon does not offer the stream.
  *
  * @example
- * const feed = await openInspectionFeed('/run/volwarden/status.sock', 'volwarden visualize');
+ * const feed = await openInspectionFeed('/run/volwarden/private/control.sock', 'volwarden visualize');
  * const mirror = new InspectionMirror(feed.snapshot);
  * feed.onRecords((records) => records.forEach((r) => mirror.apply(r)));
  * console.log(await feed.closed);

@@ -28,11 +28,16 @@ export const NOTIFICATION_ID = 2000;
 export const INSPECT_FRAME_ID = 2001;
 export const REPLY_OFFSET = 100;
 
-/** Routines a status-socket client may call (SPEC §9); anything else there is `EPERM`. */
+/**
+ * Routines a status-socket client may call (SPEC §9's six); anything else there is `EPERM`.
+ * `inspect` is not one: its stream names every client and its pid (issue 17).
+ */
 export const STATUS_RIGHTS_ROUTINES: ReadonlySet<RoutineName> = new Set([
   'hello', 'status', 'subscribe', 'unsubscribe', 'ack', 'can_unmount',
-  'inspect',
 ]);
+
+/** The holder name of the daemon's own rebuilds (client 0, SPEC §4); refused in any client's `hello`. */
+export const DAEMON_HOLDER_NAME = 'volwarden';
 
 export type Rights = 'control' | 'status';
 

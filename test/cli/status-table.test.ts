@@ -23,7 +23,7 @@ describe('status table', () => {
     const lines = text.split('\n');
     expect(lines[0]).toBe('daemon running (pid 42, version 0.1.0); reboot lock free');
     expect(lines[1]).toMatch(/^VOLUME\s+STATE\s+LOCK\s+WAITERS\s+TOKEN\s+FAILURES\s+LAST REBUILD\s+STALE\/ERROR$/);
-    expect(lines[2]).toMatch(/^path:\/srv\/a-rather-long-volume-root-name\s+idle\s+backup\/99\s+2\s+5\s+1\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^path:\/srv\/a-rather-long-volume-root-name\s+idle\s+backup\/99\?\s+2\s+5\s+1\s+-\s+-$/);
     expect(lines[3]).toMatch(/invalid\s+-\s+0\s+4\s+0\s+-\s+caches\[0\]\.output: must be a relative path$/);
     expect(lines[4]).toMatch(/out: output missing$/);
   });
@@ -96,17 +96,18 @@ describe('status in a narrow terminal', () => {
       '  idle · unlocked · 0 waiting · token 7',
       '  0 failures · last ok 26ms 12s ago',
       'path:/srv/b',
-      '  idle · locked by backup/99 · 2 waiting',
-      '  token 5 · 1 failure · never rebuilt',
+      '  idle · locked by backup/99?',
+      '  2 waiting · token 5 · 1 failure',
+      '  never rebuilt',
     ]);
     expect(text).not.toContain('VOLUME');
   });
 
   it('keeps the reboot lock in a header cut to fit, dropping the pid and the version first', () => {
     const held = { ...status([volume()]), reboot: { state: 'held' as const, holder: { client: 9, name: 'shutdown', pid: 1 } } };
-    expect(renderStatus(held, 52).split('\n')[0]).toBe('daemon running · pid 42 · reboot held by shutdown/1');
-    expect(renderStatus(held, 42).split('\n')[0]).toBe('daemon running · reboot held by shutdown/1');
-    expect(renderStatus(held, 40).split('\n')[0]).toBe('running · reboot held by shutdown/1');
+    expect(renderStatus(held, 53).split('\n')[0]).toBe('daemon running · pid 42 · reboot held by shutdown/1?');
+    expect(renderStatus(held, 43).split('\n')[0]).toBe('daemon running · reboot held by shutdown/1?');
+    expect(renderStatus(held, 41).split('\n')[0]).toBe('running · reboot held by shutdown/1?');
     expect(renderStatus(held, 20).split('\n')[0]).toBe('running · reboot he…');
   });
 
@@ -123,7 +124,7 @@ describe('status in a narrow terminal', () => {
     const lock = { state: 'locked' as const, holder: { client: 3, name: 'backup', pid: 99 }, waiters: 0, token: 4 };
     const text = renderStatus(status([volume({ state: 'rebuilding', lock, stale: [{ name: 'out', reason: 'output missing' }] })]), 60, now);
     expect(widest(text)).toBeLessThanOrEqual(60);
-    expect(text).toContain('  rebuilding · locked by backup/99 · 0 waiting · token 4');
+    expect(text).toContain('  rebuilding · locked by backup/99? · 0 waiting · token 4');
     expect(text).toContain('  stale: out: output missing');
   });
 
@@ -133,6 +134,35 @@ describe('status in a narrow terminal', () => {
       volume({ id: 'path:/b', state: 'gaveUp', error: 'gave up after 5 failed rebuilds: ./build.sh exited 3 (see the daemon log)' }),
     ];
     for (const width of [12, 20, 33, 45, 59, 60, 61, 80, 120]) expect(widest(renderStatus(status(volumes), width, now))).toBeLessThanOrEqual(width);
+  });
+});
+
+describe('status table with hostile strings (issue 17)', () => {
+  const ESC = '\x1b';
+
+  it('prints no terminal control from a volume id, holder name or reason, in either layout', () => {
+    const hostile = status([
+      volume({
+        id: `path:/srv/${ESC}]0;owned${'\x07'}`,
+        lock: { state: 'locked', holder: { client: 3, name: `evil${ESC}[2J\u009b31m\u202e`, pid: 7 }, waiters: 0, token: 1 },
+        stale: [{ name: 'out', reason: `src/${ESC}[1Ared.txt\nfake line is newer than cache/out.txt` }],
+      }),
+    ]);
+    for (const width of [undefined, 120, 40]) {
+      const text = renderStatus(hostile, width);
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      if (width === undefined) {
+        expect(text).toContain('evil\\x1b[2J\\x9b31m\\u{202e}/7?');
+        expect(text).toContain('src/\\x1b[1Ared.txt\\x0afake line');
+        expect(text.split('\n')).toHaveLength(3);
+      }
+    }
+  });
+
+  it("marks a client's pid as claimed and the daemon's own as its own", () => {
+    const held = (client: number) => status([volume({ lock: { state: 'locked', holder: { client, name: 'volwarden', pid: 42 }, waiters: 0, token: 1 } })]);
+    expect(renderStatus(held(0))).toMatch(/\svolwarden\/42\s/);
+    expect(renderStatus(held(5))).toMatch(/\svolwarden\/42\?\s/);
   });
 });
 

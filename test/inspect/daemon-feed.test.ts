@@ -11,7 +11,7 @@ import { shortTempDir } from '../adapters/socket-server.helpers.js';
 import { eventually, makeVolume } from '../integration/helpers.js';
 
 /** The `inspect` relay (routine 1800) between a real warden's sockets and `volwarden visualize`'s feed. */
-describe('inspection relay over the status socket', () => {
+describe('inspection relay over the control socket', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
@@ -49,8 +49,8 @@ describe('inspection relay over the status socket', () => {
   }
 
   it('answers with the present, streams what follows, and lets go when the viewer hangs up', async () => {
-    const { vol, statusSocket, subscribers } = await daemon({ withHub: true });
-    const feed = await openInspectionFeed(statusSocket, 'test viewer');
+    const { vol, socket, subscribers } = await daemon({ withHub: true });
+    const feed = await openInspectionFeed(socket, 'test viewer');
     cleanups.push(() => feed.close());
     const volumeActor = `volume:path:${vol.root}`;
     expect(feed.snapshot.machines.map((m) => m.id)).toEqual(expect.arrayContaining(['warden', 'volume', 'lock']));
@@ -66,6 +66,14 @@ describe('inspection relay over the status socket', () => {
     feed.close();
     expect(await feed.closed).toBe('closed');
     await eventually(() => subscribers(), (n) => n === 0);
+  });
+
+  it('answers EPERM on the status socket, whose six routines do not include it (SPEC §9)', async () => {
+    const { statusSocket, subscribers } = await daemon({ withHub: true });
+    const error = await openInspectionFeed(statusSocket, 'test viewer').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WardenError);
+    expect(error).toMatchObject({ code: 'EPERM', message: expect.stringContaining('inspect needs the control socket') });
+    expect(subscribers()).toBe(0);
   });
 
   it('answers BAD_ID when the warden was given no inspection hub', async () => {

@@ -331,7 +331,7 @@ describe.skipIf(!hasChromium && !inCi)('volwarden visualize on a daemon started 
     ]);
     const banner = await eventually(() => daemon.stderr, (text) => text.includes('\n') || daemon.child.exitCode !== null);
     expect(banner).not.toContain('visualizer');
-    visualize = startCli(['visualize', '--port', '0', '--status-socket', statusSocket]);
+    visualize = startCli(['visualize', '--port', '0', '--socket', socket]);
     const out = await eventually(() => visualize.stdout, (text) => text.includes('\n') || visualize.child.exitCode !== null);
     const found = /^visualizer (http:\/\/127\.0\.0\.1:(\d+)\/)\n$/.exec(out);
     if (found === null) throw new Error(`visualize printed no URL: ${out} ${visualize.stderr}`);
@@ -374,10 +374,17 @@ describe.skipIf(!hasChromium && !inCi)('volwarden visualize on a daemon started 
     }
   });
 
+  it('exits 77 with one line on the status socket, which has no inspection stream (SPEC §9)', async () => {
+    const refused = await runCli(['visualize', '--socket', statusSocket]);
+    expect(refused.code).toBe(77);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toContain('the inspection stream needs the control socket');
+  });
+
   it('exits 64 with one line when the port is taken, and 69 when no daemon answers', async () => {
     const port = new URL(url).port;
     const [taken, nobody] = await Promise.all([
-      runCli(['visualize', '--port', port, '--status-socket', statusSocket]),
+      runCli(['visualize', '--port', port, '--socket', socket]),
       runCli(['visualize', '--socket', join(tmp.dir, 'nobody.sock')]),
     ]);
     expect(taken.code).toBe(64);
@@ -390,7 +397,7 @@ describe.skipIf(!hasChromium && !inCi)('volwarden visualize on a daemon started 
   });
 
   it('exits 69 with one line once the daemon stops, and 0 on Ctrl-C', async () => {
-    const second = startCli(['visualize', '--status-socket', statusSocket]);
+    const second = startCli(['visualize', '--socket', socket]);
     await eventually(() => second.stdout, (text) => text.includes('\n'));
     second.child.kill('SIGINT');
     expect((await second.done).code).toBe(0);

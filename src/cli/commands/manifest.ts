@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { globals } from '../options.js';
+import { escapeControl, safeJson } from '../../safe-text.js';
 
 const MANIFEST_FILE = '.volwarden.json';
 
@@ -19,7 +20,8 @@ export function registerManifest(program: Command): void {
     .action(async (dir: string, options: { config?: string }, command: Command) => {
       const { checkManifest } = await import('../manifest-run.js');
       const summary = await checkManifest(path.resolve(dir), options.config);
-      process.stdout.write(`${globals(command).json ? JSON.stringify({ ok: true, ...summary }) : summary.text}\n`);
+      // A manifest is anyone's to write: its keys and paths reach the terminal escaped.
+      process.stdout.write(`${globals(command).json ? safeJson({ ok: true, ...summary }) : escapeControl(summary.text)}\n`);
     });
 
   program

@@ -1,8 +1,9 @@
 /**
  * `volwarden visualize [--port N]` (SPEC §14): serves the visualizer for a daemon that is already
  * running, without restarting it with `--inspect-port`. It follows the daemon's inspection stream
- * over the status socket (routine `inspect`) into a local mirror and serves the page from it on
- * 127.0.0.1 until Ctrl-C.
+ * over the control socket (routine `inspect`: it names every client and its pid, so the status
+ * socket does not offer it, SPEC §9) into a local mirror and serves the page from it on 127.0.0.1
+ * until Ctrl-C.
  */
 import type { Command } from 'commander';
 import { WardenError } from '../../errors.js';
@@ -10,7 +11,7 @@ import { openInspectionFeed } from '../../inspect/daemon-feed.js';
 import { InspectionMirror } from '../../inspect/mirror.js';
 import { startInspectServer } from '../../inspect/server.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { parsePort, readSocket } from '../options.js';
+import { controlSocket, parsePort } from '../options.js';
 
 interface VisualizeOptions {
   port?: number;
@@ -23,9 +24,9 @@ export function registerVisualize(program: Command): void {
     .command('visualize')
     .description('serve the visualizer for the running daemon on 127.0.0.1 (until Ctrl-C)')
     .option('--port <n>', 'TCP port on 127.0.0.1 (default: any free port)', parsePort)
-    .option('--status-socket <path>', 'the daemon socket to follow (default: --socket, else the status socket)')
+    .option('--status-socket <path>', 'the daemon socket to follow (default: --socket, else the control socket); it needs control rights')
     .action(async (options: VisualizeOptions, command: Command) => {
-      process.exitCode = await runVisualize(options.statusSocket ?? readSocket(command), options.port ?? 0);
+      process.exitCode = await runVisualize(options.statusSocket ?? controlSocket(command), options.port ?? 0);
     });
 }
 
@@ -33,6 +34,9 @@ export function registerVisualize(program: Command): void {
 async function runVisualize(socket: string, port: number): Promise<number> {
   const feed = await openInspectionFeed(socket, 'volwarden visualize').catch((err: unknown) => {
     if (err instanceof WardenError && err.code === 'BAD_ID') throw new CliError(EXIT.UNAVAILABLE, err.message, { cause: err });
+    if (err instanceof WardenError && err.code === 'EPERM' && err.message.includes('refused the inspection stream')) {
+      throw new CliError(EXIT.NOPERM, `${socket} gives status rights only, and the inspection stream needs the control socket: pass --socket with the daemon's control socket, as its user`, { cause: err });
+    }
     throw err;
   });
   const mirror = new InspectionMirror(feed.snapshot);

@@ -6,6 +6,7 @@ import { WardenError } from '../../errors.js';
 import { withClient } from '../client-session.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { controlSocket, globals, readSocket, volumeArg } from '../options.js';
+import { escapeControl, safeJson } from '../../safe-text.js';
 
 /** Adds `can-unmount`, `check` and `retry` to the program. */
 export function registerVolumeOps(program: Command): void {
@@ -47,5 +48,5 @@ export function registerVolumeOps(program: Command): void {
 }
 
 function print(command: Command, json: object, text: string): void {
-  process.stdout.write(`${globals(command).json ? JSON.stringify(json) : text}\n`);
+  process.stdout.write(`${globals(command).json ? safeJson(json) : escapeControl(text)}\n`);
 }
