@@ -327,6 +327,32 @@ describe('listenUnix', () => {
     client.socket.destroy();
   });
 
+  it('delivers one reply bigger than maxBufferedBytes to a client that reads', async () => {
+    const big = 'y'.repeat(3 * 1024 * 1024);
+    const rec = recorder(undefined, (conn) => conn.send({ big }));
+    const listener = await listen(rec, { maxBufferedBytes: 256 * 1024 });
+    const client = await connectRaw(listener.path);
+    client.write('{"seq":1}\n');
+    expect((await client.waitFrames(1))[0]).toEqual({ big });
+    expect(rec.opened[0].closed).toBe(false);
+    client.socket.destroy();
+  });
+
+  it('closes the biggest holders of unfinished lines once the socket passes maxSocketBufferedBytes', async () => {
+    const rec = recorder();
+    const listener = await listen(rec, { maxSocketBufferedBytes: 1024 * 1024 });
+    const small = await connectRaw(listener.path);
+    small.write('{"seq":0');
+    const big = await Promise.all([connectRaw(listener.path), connectRaw(listener.path)]);
+    for (const c of big) c.write(`{"seq":1,"pad":"${'z'.repeat(700 * 1024)}`);
+    await rec.whenClosed(1);
+    expect(rec.errors.some((e) => e.startsWith('socket buffer budget'))).toBe(true);
+    // One of the two 700 KB holders went; the small one stays and still finishes its line.
+    small.write('}\n');
+    expect(await small.waitFrames(1)).toEqual([{ echo: { seq: 0 } }]);
+    for (const c of [small, ...big]) c.socket.destroy();
+  });
+
   it('allocates ids with the caller-supplied allocator', async () => {
     const rec = recorder();
     const listener = await listen(rec, { allocateId: () => 41 + rec.opened.length });

@@ -21,7 +21,7 @@ function status(waiters = 0, lastRebuildAgo?: number): StatusResult {
 }
 
 /** A follow loop on fakes: a daemon whose status the test sets, a change feed it pokes, a screen it reads. */
-function harness(options: { tty?: boolean; json?: boolean; width?: number; volume?: string; initial?: StatusResult; fetch?: () => Promise<StatusResult> } = {}) {
+function harness(options: { tty?: boolean; json?: boolean; width?: number; volume?: string; initial?: StatusResult; fetch?: () => Promise<StatusResult>; pollBusyMs?: number } = {}) {
   const signals = new EventEmitter();
   const frames: string[] = [];
   let current = options.initial ?? status();
@@ -43,6 +43,7 @@ function harness(options: { tty?: boolean; json?: boolean; width?: number; volum
     tty: options.tty ?? false,
     json: options.json ?? false,
     signals: signals as unknown as FollowIO['signals'],
+    ...(options.pollBusyMs !== undefined ? { pollBusyMs: options.pollBusyMs } : {}),
   };
   const done = followStatus(io);
   done.catch(() => {});
@@ -66,6 +67,24 @@ describe('status --follow loop', () => {
   });
   afterEach(() => {
     vi.useRealTimers();
+  });
+
+  it('should look again every pollBusyMs while a lock is held without the inspection stream, and stop once it is free', async () => {
+    const locked: StatusResult = { ...status(0), volumes: [{ ...status(0).volumes[0]!, lock: { state: 'locked', holder: { client: 3, name: 'a', pid: 1 }, waiters: 0, token: 4 } }] };
+    const h = harness({ initial: locked, pollBusyMs: 1000 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.fetch).toHaveBeenCalledTimes(1);
+    h.status = { ...locked, volumes: [{ ...locked.volumes[0]!, lock: { ...locked.volumes[0]!.lock, waiters: 1 } }] };
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.fetch).toHaveBeenCalledTimes(2);
+    expect(h.frames.at(-1)).toMatch(/\s1\s+4\s/);
+    h.status = status(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.fetch).toHaveBeenCalledTimes(3);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.fetch).toHaveBeenCalledTimes(3);
+    h.signals.emit('SIGINT');
+    await h.done;
   });
 
   it('should draw once and then nothing while nothing changes: no status is fetched on a timer', async () => {
