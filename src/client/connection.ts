@@ -46,7 +46,9 @@ export interface ClientConnection {
 const MAX_REPLY_BYTES = 256 * 1024 * 1024;
 
 /**
- * Connects to a daemon socket and says hello.
+ * Connects to a daemon socket and says hello. Rejects `EPERM` without connecting when the socket
+ * or a directory above it belongs to another uid (not root) or is writable by others: whoever
+ * could have put it there could be a fake daemon (issue 17).
  *
  * @example
  * const conn = await connectClient('/run/volwarden/private/control.sock', { name: 'backup' });
