@@ -11,7 +11,7 @@ import { WardenError } from '../errors.js';
 import type { EtcdConfig } from './etcd-options.js';
 
 /** How long one etcd call may take before it counts as "unreachable" (ms). */
-export const DEFAULT_CALL_TIMEOUT_MS = 1_500;
+export const DEFAULT_CALL_TIMEOUT_MS = 1_000;
 
 /**
  * Makes the client for an `etcd` block. Throws `WardenError('EINVAL')` if a TLS file cannot be read.
@@ -28,8 +28,8 @@ export function createEtcdClient(config: EtcdConfig, callTimeoutMs = DEFAULT_CAL
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) }),
-      // One retry on another member: enough to step round one dead member, still fast to fail.
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: Math.min(2, config.endpoints.length - 1) }),
+      // One retry on another member: steps round one dead member, and a cut-off host hears EAGAIN within 2 s.
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: Math.min(1, config.endpoints.length - 1) }),
       // etcd3 types this as a backoff but calls `.next()` on it: it wants the factory (its own default is one).
       watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) as unknown as IBackoff<unknown>,
     },

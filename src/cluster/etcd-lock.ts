@@ -2,10 +2,11 @@
  * Cluster locks on etcd (SPEC §15.4): one engine per daemon ("host"), one lease for all its keys,
  * any number of lock names under the configured prefix. It knows nothing of volumes or clients;
  * a lock backend wraps it. Semantics are SPEC §5 and §15.2 across hosts:
- * - FIFO by create revision: every request writes its key, then waits for the newest earlier key
- *   that blocks it (any key for exclusive, an exclusive key for shared) by watching that key's
- *   deletion, then reads again, as etcd's own lock and rwmutex recipes do. Consecutive shared
- *   requests wait for the same exclusive key, so they are granted together.
+ * - FIFO by create revision: every request writes its key and, in the same transaction, reads
+ *   the earlier keys that block it (any key for exclusive, exclusive keys for shared); it then
+ *   watches the newest of them until it is deleted, then the next, as etcd's lock and rwmutex
+ *   recipes watch their predecessor (no polling, no herd). Consecutive shared requests wait for
+ *   the same exclusive keys, so they are granted together.
  * - The fencing token is the key's create revision.
  * - A lost lease loses every lock held with it (`onLost`, `ticket.lost`; late release: ENOLCK);
  *   with no live lease, requests fail at once with EAGAIN `etcd unreachable: …`, and the engine
@@ -21,7 +22,7 @@ import { createEtcdClient, DEFAULT_CALL_TIMEOUT_MS, unreachable } from './etcd-c
 import { CLUSTER_LOCK_NAME, parseEtcdOptions, type EtcdConfig, type EtcdConfigInput } from './etcd-options.js';
 import { LeaseKeeper, type LeaseEvent, type LeaseState } from './lease-keeper.js';
 import { blockingRange, encodeOwner, lockRange, requestKey, viewOf, type ClusterLockMode, type ClusterLockView } from './lock-keys.js';
-import { createIfFree, deleteKey, enqueue, findBlocker, readAll, watchDeletion, type QueuePosition } from './lock-ops.js';
+import { createIfFree, deleteKey, enqueue, readAll, readEarlier, watchDeletion, type QueuePosition } from './lock-ops.js';
 
 export type { ClusterGrant, ClusterTicket } from './cluster-ticket.js';
 export type { ClusterLockMode, ClusterLockView } from './lock-keys.js';
@@ -33,7 +34,7 @@ export interface EtcdLockEngineOptions {
   host?: string;
   /** Timers for request timeouts and the lease loop (default: the wall clock). */
   clock?: Clock;
-  /** How long one etcd call may take before it counts as unreachable (default 1500 ms). */
+  /** How long one etcd call may take before it counts as unreachable (default 1000 ms). */
   callTimeoutMs?: number;
 }
 
@@ -211,10 +212,18 @@ export class EtcdLockEngine implements TicketHost {
       }
       let position: QueuePosition = await enqueue(this.client, blocking, key, value, leaseId);
       if (!ticket.keyCreated(key, leaseId)) return;
-      while (position.blocker !== null) {
-        await this.deletion(ticket, position.blocker, position.watchFrom);
-        if (!ticket.isPending()) return;
-        position = await findBlocker(this.client, blocking, position.revision);
+      // Wait for the newest earlier key to go, then the next: each watch starts at the revision the
+      // keys were read at, so one deleted meanwhile is reported at once. Read again only when the
+      // slice is used up or a watch cannot tell.
+      for (;;) {
+        let sure = true;
+        for (const earlier of position.earlier) {
+          sure = await this.deletion(ticket, earlier, position.watchFrom);
+          if (!ticket.isPending()) return;
+          if (!sure) break;
+        }
+        if (sure && !position.more) break;
+        position = await readEarlier(this.client, blocking, position.revision);
         if (!ticket.isPending()) return;
       }
       this.grantIfLive(ticket, position.revision);
@@ -229,17 +238,17 @@ export class EtcdLockEngine implements TicketHost {
     else ticket.etcdFailed(this.keeper.lastError ?? unreachable(new Error('the etcd lease lapsed')));
   }
 
-  // Resolves when `key` is deleted, or at once when the ticket ends meanwhile.
-  private deletion(ticket: Ticket, key: string, fromRevision: number): Promise<void> {
+  // Resolves true when `key` is deleted, false when the watch cannot tell; at once if the ticket ends meanwhile.
+  private deletion(ticket: Ticket, key: string, fromRevision: number): Promise<boolean> {
     return new Promise((resolve) => {
       let unregister = () => {};
-      const stop = watchDeletion(this.client, key, fromRevision, () => {
+      const stop = watchDeletion(this.client, key, fromRevision, (deleted) => {
         unregister();
-        resolve();
+        resolve(deleted);
       });
       unregister = ticket.onEnd(() => {
         stop();
-        resolve();
+        resolve(false);
       });
     });
   }

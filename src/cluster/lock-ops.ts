@@ -6,14 +6,19 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { decodeOwner, type KeyRange, type LockKey } from './lock-keys.js';
 
-/** Where a queued request stands: its create revision (the token) and the key it waits for, if any. */
+/** Where a queued request stands: its create revision (the token) and the earlier keys it waits for. */
 export interface QueuePosition {
   revision: number;
-  /** The latest earlier key that blocks this one, or null: granted. */
-  blocker: string | null;
-  /** Watch the blocker from here on, so a deletion between the read and the watch is not missed. */
+  /** Earlier keys that block this one, newest first; empty (and not `more`): granted. */
+  earlier: string[];
+  /** More earlier keys exist than were read: read again once these are gone. */
+  more: boolean;
+  /** Watch from here on, so a deletion after the read is never missed. */
   watchFrom: number;
 }
+
+/** How many earlier keys one read returns; a longer queue is read again in slices. */
+const READ_LIMIT = 64;
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
@@ -31,8 +36,8 @@ export async function createIfFree(client: Etcd3, blocking: KeyRange, key: strin
 }
 
 /**
- * Creates the key and, in the same transaction, reads the newest keys of `blocking`: the newest
- * one that is not ours is the one to wait for (etcd's lock recipe, one round trip instead of two).
+ * Creates the key and, in the same transaction, reads the newest keys of `blocking` created
+ * before it: the keys to wait for (etcd's lock recipe, one round trip instead of two).
  */
 export async function enqueue(client: Etcd3, blocking: KeyRange, key: string, value: string, leaseId: string): Promise<QueuePosition> {
   const res = await client.kv.txn({
@@ -42,43 +47,46 @@ export async function enqueue(client: Etcd3, blocking: KeyRange, key: string, va
       {
         request_range: {
           key: bytes(blocking.key), range_end: bytes(blocking.rangeEnd),
-          sort_order: 'Descend', sort_target: 'Create', limit: 2, keys_only: true,
+          sort_order: 'Descend', sort_target: 'Create', limit: READ_LIMIT + 1, keys_only: true,
         },
       },
     ],
     failure: [],
   });
   const revision = Number(res.header.revision);
-  const kvs = res.responses[1]?.response_range.kvs ?? [];
-  const blocker = kvs.map((kv) => kv.key.toString('utf8')).find((k) => k !== key) ?? null;
-  return { revision, blocker, watchFrom: revision + 1 };
+  const range = res.responses[1]?.response_range;
+  const earlier = (range?.kvs ?? []).map((kv) => kv.key.toString('utf8')).filter((k) => k !== key).slice(0, READ_LIMIT);
+  // The count includes our own key when it lies in the blocking range (exclusive requests).
+  const earlierTotal = Number(range?.count ?? 0) - (key >= blocking.key && key < blocking.rangeEnd ? 1 : 0);
+  return { revision, earlier, more: earlierTotal > earlier.length, watchFrom: revision + 1 };
 }
 
-/** The newest key of `blocking` created before `revision`, or null when nothing is left ahead. */
-export async function findBlocker(client: Etcd3, blocking: KeyRange, revision: number): Promise<QueuePosition> {
+/** The newest keys of `blocking` created before `revision`: what a request still waits for. */
+export async function readEarlier(client: Etcd3, blocking: KeyRange, revision: number): Promise<QueuePosition> {
   const res = await client.kv.range({
     key: bytes(blocking.key), range_end: bytes(blocking.rangeEnd),
-    max_create_revision: revision - 1, sort_order: 'Descend', sort_target: 'Create', limit: 1, keys_only: true,
+    max_create_revision: revision - 1, sort_order: 'Descend', sort_target: 'Create', limit: READ_LIMIT, keys_only: true,
   });
-  const blocker = res.kvs[0]?.key.toString('utf8') ?? null;
-  return { revision, blocker, watchFrom: Number(res.header.revision) + 1 };
+  const earlier = res.kvs.map((kv) => kv.key.toString('utf8'));
+  return { revision, earlier, more: Number(res.count) > earlier.length, watchFrom: Number(res.header.revision) + 1 };
 }
 
 /**
- * Calls `gone` once when `key` is deleted at or after `fromRevision`, or when the watch cannot
- * tell (an error: the caller reads again). Returns the function that stops watching.
+ * Calls `gone(true)` once `key` is deleted at or after `fromRevision` (at once if it already
+ * was: etcd replays its history from there), or `gone(false)` when the watch cannot tell (a
+ * compacted revision, a cancelled watch: the caller reads again). Returns the function that stops watching.
  */
-export function watchDeletion(client: Etcd3, key: string, fromRevision: number, gone: () => void): () => void {
+export function watchDeletion(client: Etcd3, key: string, fromRevision: number, gone: (deleted: boolean) => void): () => void {
   let done = false;
   const watcher = client.watch().key(key).startRevision(String(fromRevision)).only('delete').watcher();
-  const finish = () => {
+  const finish = (deleted: boolean) => {
     if (done) return;
     done = true;
     void watcher.cancel().catch(() => {});
-    gone();
+    gone(deleted);
   };
-  watcher.on('delete', finish);
-  watcher.on('error', finish); // a compacted start revision or a cancelled watch: read again
+  watcher.on('delete', () => finish(true));
+  watcher.on('error', () => finish(false));
   return () => {
     if (done) return;
     done = true;

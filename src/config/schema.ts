@@ -103,7 +103,8 @@ function resolvePaths(config: DaemonConfig, baseDir: string): DaemonConfig {
   }
   if (config.etcd?.tls) {
     const { caFile, certFile, keyFile } = config.etcd.tls;
-    out.etcd = { ...config.etcd, tls: { caFile: path.resolve(baseDir, caFile), certFile: at(certFile), keyFile: at(keyFile) } };
+    const tls = { caFile: path.resolve(baseDir, caFile), ...(certFile && keyFile ? { certFile: at(certFile), keyFile: at(keyFile) } : {}) };
+    out.etcd = { ...config.etcd, tls };
   }
   return out;
 }
