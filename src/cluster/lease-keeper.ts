@@ -85,6 +85,11 @@ export class LeaseKeeper {
     return Math.min(1_000, (this.ttlSec * 1000) / 4);
   }
 
+  // As etcd's Go client: three refreshes per TTL (whole ms: timers and simulated clocks want integers).
+  private refreshEveryMs(): number {
+    return Math.round((this.ttlSec * 1000) / 3);
+  }
+
   private grant(): void {
     const epoch = ++this.epoch;
     const sent = this.clock.now();
@@ -99,7 +104,7 @@ export class LeaseKeeper {
         this.error = null;
         this.retryMs = RETRY_MIN_MS;
         this.armExpiry();
-        this.scheduleRefresh((this.ttlSec * 1000) / 3);
+        this.scheduleRefresh(this.refreshEveryMs());
         this.listener({ type: 'live', leaseId: res.ID });
       },
       (err) => {
@@ -136,7 +141,7 @@ export class LeaseKeeper {
     const epoch = this.epoch;
     const sent = this.clock.now();
     // Never wait past the deadline: a silent member must not use up the time another could answer in.
-    const wait = Math.max(50, Math.min(this.callTimeoutMs, (lease.deadline - sent) / 2));
+    const wait = Math.max(50, Math.min(this.callTimeoutMs, Math.round((lease.deadline - sent) / 2)));
     keepaliveOnce(this.client, lease.id, wait).then(
       (ttl) => {
         if (epoch !== this.epoch) return;
@@ -144,7 +149,7 @@ export class LeaseKeeper {
         lease.deadline = Math.max(lease.deadline, sent + ttl * 1000 - this.margin());
         if (this.clock.now() >= lease.deadline) return this.expire(lease.id, null);
         this.armExpiry();
-        this.scheduleRefresh((this.ttlSec * 1000) / 3);
+        this.scheduleRefresh(this.refreshEveryMs());
       },
       (err) => {
         if (epoch !== this.epoch) return;
