@@ -36,7 +36,8 @@ export function createEtcdClient(config: EtcdConfig, callTimeoutMs = DEFAULT_CAL
     grpcOptions: {
       'grpc.keepalive_time_ms': 6_000,
       'grpc.keepalive_timeout_ms': 2_000,
-      'grpc.keepalive_permit_without_calls': 1,
+      // No pings without a call: etcd's default `--grpc-keepalive-permit-without-stream=false` counts them as abuse.
+      'grpc.keepalive_permit_without_calls': 0,
     },
   };
   if (config.tls) {
