@@ -60,7 +60,7 @@ describe('CLI output of hostile strings', () => {
   });
 
   it('volwarden status escapes the holder name and the error line of a daemon reply', async () => {
-    const lease = await holder.lockVolume(id);
+    const lease = await holder.lockVolume(id, { wait: true }); // behind a rebuild the last test's file may have started
     try {
       const status = await runCli(['status', '--socket', statusSocket]);
       expect(status.code).toBe(0);

@@ -272,7 +272,8 @@ describe('notifications over the socket', () => {
     for (let i = 1; i < ns.length; i++) expect(ns[i]).toBeGreaterThan(ns[i - 1]!);
     const seqs = client.frames(sub).map((f) => f.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    expect(warden.core.hub.snapshot()[0]!.state).toBe('attached');
+    // The last ack is on its way when the last event arrives: wait for the daemon to read it.
+    await eventually(() => warden.core.hub.snapshot()[0]!.state, (state) => state === 'attached');
   }, 40_000);
 
   it('reports a full daemon-mode rebuild cycle in order', async () => {
