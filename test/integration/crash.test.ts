@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type ClientConnection } from '../../src/client/connection.js';
@@ -84,6 +84,7 @@ describe('a daemon SIGKILLed in the middle of rebuilds', () => {
     // daemon's first check starts a rebuild, and so does every source write.
     writeFileSync(path.join(work.dir, 'exit-v'), '1');
     writeFileSync(path.join(work.dir, 'kills'), '');
+    const hold = path.join(work.dir, 'hold-v');
     const vol = makeVolume({
       manifest: {
         version: 1,
@@ -137,6 +138,7 @@ describe('a daemon SIGKILLed in the middle of rebuilds', () => {
       const daemon = startCli(daemonArgs);
       const conn = await connectWhenUp(daemon, socket);
       if (orphans.length > 0) expect(isRunning(orphans.at(-1)!), `the helper left by cycle ${cycle - 1}`).toBe(false);
+      rmSync(hold, { force: true });
       observeStatus(`at start of cycle ${cycle}`, await volumeStatus(conn));
 
       // A client grant (queued behind the start-up rebuild) is above every token seen so far;
@@ -151,6 +153,8 @@ describe('a daemon SIGKILLed in the middle of rebuilds', () => {
       const [helper] = await eventually(() => childPids(daemon.process.pid!, 'sh'), (pids) => pids.length > 0);
       observeStatus(`while rebuilding in cycle ${cycle}`, await eventually(() => volumeStatus(conn), (v) => v.state === 'rebuilding'));
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250)));
+      // However slow the next start is (a loaded machine), this helper is still there to be stopped.
+      writeFileSync(hold, '');
       daemon.process.kill('SIGKILL');
       expect((await daemon.exited).signal).toBe('SIGKILL');
       cleanups.push(() => {
@@ -171,6 +175,7 @@ describe('a daemon SIGKILLed in the middle of rebuilds', () => {
 
     const daemon = startCli(daemonArgs);
     const conn = await connectWhenUp(daemon, socket);
+    rmSync(hold, { force: true });
     observeStatus('after the last restart', await volumeStatus(conn));
     // Each next daemon stopped the helper its predecessor left before it rebuilt again: it was
     // gone by the time that daemon answered, and no two helpers ever held the marker at once.
