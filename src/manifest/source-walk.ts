@@ -5,10 +5,10 @@
  * resolves inside the volume. Anything refused is reported, never thrown.
  */
 import path from 'node:path';
-import picomatch from 'picomatch';
 import type { FsAdapter } from '../adapters/types.js';
 import { confinePath, type ConfinedRoot } from './confine.js';
 import { globBase, isGlobPattern, isInside, normalizeRelative } from './path-rules.js';
+import { globMatcher } from './glob.js';
 
 /** One regular file found by a walk: its root-relative path (as named, not resolved) and mtime. */
 export interface WalkedFile {
@@ -35,7 +35,7 @@ export interface WalkContext {
  */
 export async function walkSource(ctx: WalkContext, source: string, label: string, visit: (file: WalkedFile) => void): Promise<void> {
   if (isGlobPattern(source)) {
-    const matches = picomatch(normalizeRelative(source));
+    const matches = globMatcher(normalizeRelative(source));
     await walkEntry(ctx, globBase(source), label, (file) => {
       if (matches(file.rel)) visit(file);
     }, matches);

@@ -6,8 +6,8 @@
 import type { FsAdapter } from '../adapters/types.js';
 import type { StaleCache } from '../protocol/types.js';
 import { confinePath, resolveRoot, type ConfinedRoot } from './confine.js';
-import picomatch from 'picomatch';
 import { isGlobPattern, normalizeRelative } from './path-rules.js';
+import { globMatcher } from './glob.js';
 import { MANIFEST_FILE, type CacheEntry, type Manifest } from './schema.js';
 import { walkEntry, walkSource, type WalkContext, type WalkedFile } from './source-walk.js';
 
@@ -123,7 +123,7 @@ async function* changedSourceFiles(ctx: WalkContext, cache: CacheEntry, index: n
 function sourceMatchers(cache: CacheEntry): Array<(rel: string) => boolean> {
   return cache.sources.map((source) => {
     const norm = normalizeRelative(source);
-    if (isGlobPattern(source)) return picomatch(norm);
+    if (isGlobPattern(source)) return globMatcher(norm);
     return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
   });
 }
