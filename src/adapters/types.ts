@@ -108,6 +108,11 @@ export interface SpawnRequest {
   /** Captured stdout+stderr is truncated past this many bytes. */
   maxOutputBytes: number;
   /**
+   * Run as this user and/or group (names or numeric ids) with no new privileges, instead of as
+   * the daemon (a rebuilder's `user`/`group`, SPEC §13). A run that cannot switch does not start.
+   */
+  runAs?: { user?: string; group?: string };
+  /**
    * Called once the helper runs, with its pid (also its process group): the caller records it,
    * so a daemon restarted after a crash can stop a helper that outlived its predecessor.
    */
