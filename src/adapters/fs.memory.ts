@@ -157,6 +157,15 @@ export class MemoryFs implements FsAdapter {
     this.notify([path.posix.join(pa.real, na), path.posix.join(pb.real, nb)]);
   }
 
+  /** Sets the owner and/or permission bits of a path (a final symlink itself is not followed). */
+  setOwner(target: string, owner: { uid?: number; mode?: number }): void {
+    const found = this.lookup(path.posix.resolve(target), false);
+    if (found === null) throw fsError('ENOENT', target);
+    if (owner.uid !== undefined) found.node.uid = owner.uid;
+    if (owner.mode !== undefined) found.node.mode = owner.mode;
+    this.notify([found.real]);
+  }
+
   /** How many handles from `open` are not closed yet (tests check none leak). */
   get openHandles(): number {
     return this.handles;
