@@ -24,7 +24,7 @@ export type GlobNode =
 export type GlobParse = { ok: true; node: GlobNode; isGlob: boolean } | { ok: false; error: string };
 
 /** A brace range expands to at most this many alternatives (`{1..100000}` is a mistake, not a set). */
-export const MAX_RANGE_VALUES = 1024;
+export const MAX_RANGE_VALUES = 256;
 
 const EXTGLOB_LEADERS = new Set(['*', '?', '+', '@', '!']);
 const POSIX_CLASSES: Record<string, (ch: string) => boolean> = {
