@@ -6,6 +6,7 @@ import { createProcMountTable } from '../adapters/mount-table.js';
 import { createNodeProcesses } from '../adapters/processes.js';
 import { createFileStateStore } from '../adapters/state-store.js';
 import type { Adapters } from '../adapters/types.js';
+import { parseEtcdOptions } from '../cluster/etcd-options.js';
 import { WardenError } from '../errors.js';
 import type { WardenEvent } from '../protocol/events.js';
 import type { StatusResult } from '../protocol/types.js';
@@ -116,6 +117,8 @@ export function defaultAdapters(options: WardenOptions): Adapters {
  * await warden.stop();
  */
 export function createWarden(options: WardenOptions = {}, listenImpl?: Listen): WardenHandle {
+  // A bad `etcd` block is the embedder's typo: say so now, not at the first cluster volume.
+  if (options.etcd !== undefined) parseEtcdOptions(options.etcd);
   const core = new Warden(options, defaultAdapters(options));
   let router: SocketRouter | null = null;
   const control = () => ({ id: 0, rights: 'control' as const });

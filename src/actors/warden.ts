@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import type { EtcdConfigInput } from '../cluster/etcd-options.js';
 import { stoppedError, WardenError } from '../errors.js';
 import { wardenMachine } from '../machines/warden.js';
 import { MANIFEST_FILE } from '../manifest/schema.js';
@@ -44,6 +45,8 @@ export interface WardenOptions {
   logger?: Logger;
   /** The uid a manifest with an inline `command` must be owned by (default: ours). */
   daemonUid?: number;
+  /** Cluster locks (SPEC §15.4): the etcd cluster shared by every host's daemon; validated by `createWarden`. */
+  etcd?: EtcdConfigInput;
 }
 
 /** What {@link Warden.reconfigure} takes: the parts of a config a running warden can follow. */

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { etcdConfigSchema } from '../cluster/etcd-options.js';
 import { WardenError } from '../errors.js';
 import { describeIssue, firstIssueMessage } from '../manifest/issue-message.js';
 
@@ -46,6 +47,8 @@ export const configSchema = z.strictObject({
   maxFrameBytes: positive.optional(),
   rebuilders: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must match ^[A-Za-z0-9._-]{1,64}$' }), rebuilderSchema).optional(),
   inspect: z.strictObject({ port: z.number().int().min(0).max(65535) }).optional(),
+  /** Cluster locks (SPEC §15.4): the etcd cluster every host's daemon shares. */
+  etcd: etcdConfigSchema.optional(),
 });
 
 /** A validated daemon config; relative paths are already resolved against the file's directory. */
@@ -104,6 +107,11 @@ function resolvePaths(config: DaemonConfig, baseDir: string): DaemonConfig {
   for (const key of ['socket', 'statusSocket', 'stateDir'] as const) {
     const resolved = at(config[key]);
     if (resolved !== undefined) out[key] = resolved;
+  }
+  if (config.etcd?.tls) {
+    const { caFile, certFile, keyFile } = config.etcd.tls;
+    const tls = { caFile: path.resolve(baseDir, caFile), ...(certFile && keyFile ? { certFile: at(certFile), keyFile: at(keyFile) } : {}) };
+    out.etcd = { ...config.etcd, tls };
   }
   return out;
 }

@@ -4,6 +4,7 @@
  * `path-rules.ts`, and a parse failure names the JSON path of the first problem.
  */
 import { z } from 'zod';
+import { manifestLockSchema } from '../cluster/etcd-options.js';
 import { checkGlobPattern, checkRelativePath, isGlobPattern, normalizeRelative } from './path-rules.js';
 import { describeIssue, firstIssueMessage } from './issue-message.js';
 
@@ -50,6 +51,8 @@ export const manifestSchema = z
     settleMs: count.max(MAX_TIMER_MS).optional(),
     maxFailures: count.optional(),
     maxAttempts: count.optional(),
+    /** SPEC §15.4: lock this volume across hosts through etcd, under this name. */
+    lock: manifestLockSchema.optional(),
   })
   .superRefine((m, ctx) => {
     if ((m.rebuilder === undefined) === (m.command === undefined)) {
