@@ -4,7 +4,7 @@ import { stoppedError, WardenError } from '../errors.js';
 import { helperEnvironment } from '../adapters/processes.js';
 import type { Adapters, VolumeRecord, WatchHandle, WatchEvent } from '../adapters/types.js';
 import { confine } from '../manifest/confine.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest, vetManifestHelper, type LoadOptions } from '../manifest/load.js';
 import { type Manifest } from '../manifest/schema.js';
 import { checkStaleness } from '../manifest/staleness.js';
 import { classifyChange, planManifestOnly, planWatch, type WatchPlan } from '../manifest/watch-plan.js';
@@ -27,6 +27,17 @@ export const DAEMON_HOLDER_ID = 0;
 /** The daemon as a lock holder (SPEC §4: holder name `volwarden`). */
 const DAEMON_HOLDER: LockClient = { client: DAEMON_HOLDER_ID, name: 'volwarden', pid: process.pid };
 
+/**
+ * A rebuilder of the daemon config (SPEC §13): what to run, for how long, and as whom. With
+ * `user`/`group` it runs under them with no new privileges (`setpriv`, see processes.ts).
+ */
+export interface RebuilderSpec {
+  command: string[];
+  timeoutSec?: number;
+  user?: string;
+  group?: string;
+}
+
 /** An in-process rebuild (SPEC §12): resolves the exit status. */
 export type RebuildFunction = (volume: { id: string; root: string }, stale: StaleCache[], signal: AbortSignal) => Promise<number>;
 
@@ -35,7 +46,7 @@ export interface VolumeHost {
   env: ActorEnv;
   adapters: Adapters;
   defaults: VolumeDefaults;
-  rebuilders: Record<string, { command: string[]; timeoutSec?: number }>;
+  rebuilders: Record<string, RebuilderSpec>;
   rebuild: RebuildFunction | undefined;
   daemonUid: number;
   /** The control socket helpers are told about (VOLWARDEN_SOCKET), once listening. */
@@ -50,6 +61,8 @@ export interface VolumeHost {
 }
 
 const MAX_HELPER_OUTPUT = 64 * 1024;
+/** Status of a run refused by the helper trust check (a shell's "found but cannot execute"). */
+const HELPER_UNTRUSTED_STATUS = 126;
 const KILL_GRACE_MS = 10_000;
 /** SPEC §3: `timeoutSec` when neither the manifest nor its rebuilder names one. */
 const DEFAULT_TIMEOUT_SEC = 3600;
@@ -252,11 +265,7 @@ export class VolumeRuntime {
 
   private async load(): Promise<LoadOutcome> {
     await this.leftover;
-    const result = await loadManifest(this.host.adapters.fs, this.root, {
-      daemonUid: this.host.daemonUid,
-      rebuilders: new Set(Object.keys(this.host.rebuilders)),
-      inProcessRebuild: this.host.rebuild !== undefined,
-    });
+    const result = await loadManifest(this.host.adapters.fs, this.root, this.loadOptions());
     if (result.kind === 'ok') {
       this.manifest = result.manifest;
       this.manifestMtimeNs = result.mtimeNs;
@@ -267,6 +276,16 @@ export class VolumeRuntime {
     this.manifest = null;
     if (result.kind === 'invalid') await this.rewatch(planManifestOnly(this.root));
     return result;
+  }
+
+  private loadOptions(): LoadOptions {
+    const { rebuilders } = this.host;
+    return {
+      daemonUid: this.host.daemonUid,
+      rebuilders: new Set(Object.keys(rebuilders)),
+      inProcessRebuild: this.host.rebuild !== undefined,
+      rebuilderCommands: new Map(Object.entries(rebuilders).map(([name, spec]) => [name, spec.command])),
+    };
   }
 
   private async examine(): Promise<ExamineOutcome> {
@@ -335,9 +354,14 @@ export class VolumeRuntime {
       const argv = manifest.command ?? named?.command ?? [];
       const timeoutSec = manifest.timeoutSec ?? named?.timeoutSec ?? DEFAULT_TIMEOUT_SEC;
       const socket = this.host.controlSocket();
+      // Vetted again at every run: the helper or a directory to it may have been opened up since the load.
+      const untrusted = await vetManifestHelper(this.host.adapters.fs, this.root, manifest, this.loadOptions());
+      if (untrusted !== null) return this.refuseHelper(untrusted, startedAt);
+      const runAs = named?.user !== undefined || named?.group !== undefined ? { user: named.user, group: named.group } : undefined;
       const exit = await this.host.adapters.processes.run(
         {
           argv,
+          ...(runAs ? { runAs } : {}),
           cwd: this.root,
           env: helperEnvironment({ volumeId: this.id, root: this.root, stale: stale.map((s) => s.name), ...(socket ? { socket } : {}) }),
           timeoutMs: timeoutSec * 1000,
@@ -358,6 +382,17 @@ export class VolumeRuntime {
       );
     }
     return { status, startedAt, finishedAt: clock.now(), failed };
+  }
+
+  /**
+   * A helper that failed its trust check at run time is not started: the run counts as one that
+   * could not start (126, as a shell's "cannot execute"), and the manifest is reloaded, so the
+   * volume turns `invalid` with the reason once this run ends.
+   */
+  private refuseHelper(reason: string, startedAt: number): RebuildOutcome {
+    this.host.env.log.error({ volume: this.id, reason }, 'helper not started: untrusted');
+    this.actor.send({ type: 'MANIFEST_CHANGED' });
+    return { status: HELPER_UNTRUSTED_STATUS, startedAt, finishedAt: this.host.env.clock.now(), failed: true };
   }
 
   /**

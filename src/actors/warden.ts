@@ -16,7 +16,7 @@ import { combineInspectors, DEFAULT_LIMITS, silentLogger, type ActorEnv, type Li
 import { EventBus } from './event-bus.js';
 import { RebootRuntime } from './reboot-runtime.js';
 import { SubscriberHub } from './subscriber-hub.js';
-import { VolumeRuntime, type RebuildFunction } from './volume-runtime.js';
+import { VolumeRuntime, type RebuildFunction, type RebuilderSpec } from './volume-runtime.js';
 import type { VolumeDefaults } from '../machines/volume.js';
 
 /** Node timers fire at once past this (TimeoutOverflowWarning), so longer waits are refused. */
@@ -32,7 +32,7 @@ export interface WardenOptions {
   maxFailures?: number;
   maxAttempts?: number;
   /** Named rebuild helpers a manifest's `rebuilder` may refer to. */
-  rebuilders?: Record<string, { command: string[]; timeoutSec?: number }>;
+  rebuilders?: Record<string, RebuilderSpec>;
   /** Replaces every volume's `command`/`rebuilder`: resolves the exit status. */
   rebuild?: RebuildFunction;
   /** Real adapters by default; pass in-memory twins for tests and simulations. */
@@ -56,7 +56,7 @@ export interface Reconfiguration {
   settleMs?: number;
   maxFailures?: number;
   maxAttempts?: number;
-  rebuilders?: Record<string, { command: string[]; timeoutSec?: number }>;
+  rebuilders?: Record<string, RebuilderSpec>;
   limits?: Partial<Limits>;
 }
 
@@ -94,7 +94,7 @@ export class Warden {
   private stopping: Promise<void> | null = null;
   private mountsCache: MountEntry[] = [];
   /** What SIGHUP may change under running volumes (SPEC §13): read at each load and rebuild. */
-  private rebuilders: Record<string, { command: string[]; timeoutSec?: number }>;
+  private rebuilders: Record<string, RebuilderSpec>;
   private volumeDefaults: VolumeDefaults;
   private discoverMounts: boolean;
   /** In-process lease holders to tell when their lock is lost (volume gone, warden stopped). */

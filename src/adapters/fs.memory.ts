@@ -4,7 +4,7 @@
  * every mutation synchronously. Model-based tests and the whole-system simulation drive it.
  */
 import path from 'node:path';
-import type { FileStat, FsAdapter, ReadResult, WatchEvent, WatchHandle, WatchSpec } from './types.js';
+import type { FileStat, FsAdapter, FsHandle, ReadResult, WatchEvent, WatchHandle, WatchSpec } from './types.js';
 import { isInside } from '../manifest/path-rules.js';
 
 const S_IFREG = 0o100000;
@@ -66,6 +66,7 @@ export class MemoryFs implements FsAdapter {
   private readonly defaultUid: number;
   private clockNs: bigint;
   private nextIno = 1;
+  private handles = 0;
 
   constructor(options: MemoryFsOptions = {}) {
     this.defaultUid = options.uid ?? 0;
@@ -141,6 +142,35 @@ export class MemoryFs implements FsAdapter {
     this.notify([found.real]);
   }
 
+  /**
+   * Swaps two paths atomically, as renameat2(RENAME_EXCHANGE) does: the attack a walk must
+   * survive (a source directory swapped for a symlink to a secret one mid-read).
+   */
+  exchange(a: string, b: string): void {
+    const [pa, pb] = [a, b].map((p) => this.lookup(path.posix.dirname(path.posix.resolve(p)), true));
+    const [na, nb] = [a, b].map((p) => path.posix.basename(path.posix.resolve(p)));
+    if (pa?.node.kind !== 'dir' || pb?.node.kind !== 'dir') throw fsError('ENOENT', a);
+    const [ea, eb] = [pa.node.entries.get(na), pb.node.entries.get(nb)];
+    if (ea === undefined || eb === undefined) throw fsError('ENOENT', ea === undefined ? a : b);
+    pa.node.entries.set(na, eb);
+    pb.node.entries.set(nb, ea);
+    this.notify([path.posix.join(pa.real, na), path.posix.join(pb.real, nb)]);
+  }
+
+  /** Sets the owner and/or permission bits of a path (a final symlink itself is not followed). */
+  setOwner(target: string, owner: { uid?: number; mode?: number }): void {
+    const found = this.lookup(path.posix.resolve(target), false);
+    if (found === null) throw fsError('ENOENT', target);
+    if (owner.uid !== undefined) found.node.uid = owner.uid;
+    if (owner.mode !== undefined) found.node.mode = owner.mode;
+    this.notify([found.real]);
+  }
+
+  /** How many handles from `open` are not closed yet (tests check none leak). */
+  get openHandles(): number {
+    return this.handles;
+  }
+
   /** Everything at or below `dirPath` (by real path) reports device `dev`: a mount point. */
   setDevice(dirPath: string, dev: number): void {
     this.devices.set(path.posix.resolve(dirPath), dev);
@@ -177,6 +207,16 @@ export class MemoryFs implements FsAdapter {
     return Promise.resolve([...found.node.entries.keys()].sort());
   }
 
+  readlink(p: string): Promise<string | null> {
+    const found = this.lookup(absolute(p), false);
+    return Promise.resolve(found?.node.kind === 'symlink' ? found.node.target : null);
+  }
+
+  open(p: string): Promise<FsHandle | null> {
+    const found = this.lookup(absolute(p), true);
+    return Promise.resolve(found === null ? null : this.handleOf(found.node, found.real));
+  }
+
   readFile(p: string, maxBytes: number): Promise<ReadResult> {
     const abs = path.posix.resolve(p);
     const found = this.lookup(absolute(p), true);
@@ -208,6 +248,47 @@ export class MemoryFs implements FsAdapter {
   }
 
   // ---- internals ----
+
+  /** A handle holds the node itself: lookups through it ignore whatever its path names later. */
+  private handleOf(node: MemNode, openedAt: string): FsHandle {
+    this.handles++;
+    let closed = false;
+    const where = (): string | null => this.pathOf(node);
+    const childAt = (name: string): { child: MemNode; real: string } | null => {
+      if (node.kind !== 'dir' || name === '.' || name === '..' || name.includes('/')) return null;
+      const child = node.entries.get(name);
+      return child === undefined ? null : { child, real: path.posix.join(where() ?? openedAt, name) };
+    };
+    return {
+      stat: this.toStat(node, openedAt),
+      where: () => Promise.resolve(where()),
+      list: () => Promise.resolve(node.kind === 'dir' ? [...node.entries.keys()].sort() : null),
+      lstatAt: (name) => {
+        const at = childAt(name);
+        return Promise.resolve(at === null ? null : this.toStat(at.child, at.real));
+      },
+      openAt: (name) => {
+        const at = childAt(name);
+        return Promise.resolve(at === null ? null : this.handleOf(at.child, at.real));
+      },
+      close: () => {
+        if (!closed) this.handles--;
+        closed = true;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** The path of `node` in the tree now (not through symlinks), or `null` once it was removed. */
+  private pathOf(target: MemNode): string | null {
+    const stack: Array<{ node: MemNode; at: string }> = [{ node: this.rootNode, at: '/' }];
+    while (stack.length > 0) {
+      const { node, at } = stack.pop()!;
+      if (node === target) return at;
+      if (node.kind === 'dir') for (const [name, child] of node.entries) stack.push({ node: child, at: path.posix.join(at, name) });
+    }
+    return null;
+  }
 
   private put(filePath: string, data: string | Buffer, opts: MemoryWriteOptions): void {
     const abs = this.targetOf(path.posix.resolve(filePath));

@@ -4,6 +4,8 @@
  * (`fs-watch.ts`) unless the caller supplies its own.
  */
 import { constants, promises as fsp, type BigIntStats } from 'node:fs';
+import { toFileStat } from './file-stat.js';
+import { openPinned } from './fs-handle.js';
 import { watchWithChokidar } from './fs-watch.js';
 import type { FileStat, FsAdapter, ReadResult } from './types.js';
 
@@ -25,25 +27,15 @@ export function createNodeFs(options: NodeFsOptions = {}): FsAdapter {
     stat: (p) => statOrNull(() => fsp.stat(p, { bigint: true })),
     realpath: (p) => fsp.realpath(p).catch(() => null),
     readdir: (p) => fsp.readdir(p).then((names) => names.sort(), () => null),
+    readlink: (p) => fsp.readlink(p).catch(() => null),
+    open: (p) => openPinned(p, true),
     readFile: readBounded,
     writeFile: (p, data, mode) => fsp.writeFile(p, data, mode === undefined ? undefined : { mode }),
     watch: options.watch ?? watchWithChokidar,
   };
 }
 
-/** Maps Node's bigint stats to the adapter's shape. */
-export function toFileStat(st: BigIntStats): FileStat {
-  const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  return {
-    kind,
-    mtimeNs: st.mtimeNs,
-    dev: Number(st.dev),
-    ino: Number(st.ino),
-    uid: Number(st.uid),
-    mode: Number(st.mode),
-    size: Number(st.size),
-  };
-}
+export { toFileStat };
 
 async function statOrNull(call: () => Promise<BigIntStats>): Promise<FileStat | null> {
   try {

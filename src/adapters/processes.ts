@@ -8,6 +8,7 @@ import { constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
+import { runAsArgv } from './run-as.js';
 import type { HelperExit, ProcessAdapter, SpawnRequest } from './types.js';
 
 /** Exit status accounted for a helper that ran past its timeout (like timeout(1)). */
@@ -15,7 +16,8 @@ export const TIMED_OUT_STATUS = 124;
 /** Exit status accounted for a helper that could not be started (like a shell's "not found"). */
 export const SPAWN_FAILED_STATUS = 127;
 
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The `PATH` every helper gets (SPEC §9: a minimal environment); bare command names are found in it. */
+export const HELPER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_LANG = 'C.UTF-8';
 /** How long to wait for stdout/stderr to close after the helper exited (a straggler may hold them). */
 const DRAIN_MS = 200;
@@ -104,7 +106,7 @@ export interface HelperEnvironmentInput {
  */
 export function helperEnvironment(input: HelperEnvironmentInput): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: input.path ?? DEFAULT_PATH,
+    PATH: input.path ?? HELPER_PATH,
     LANG: input.lang ?? DEFAULT_LANG,
     VOLWARDEN_VOLUME: input.volumeId,
     VOLWARDEN_ROOT: input.root,
@@ -169,10 +171,16 @@ export async function runHelper(request: SpawnRequest, signal: AbortSignal): Pro
   // exec failures after fork surface only as exit 127; check first so the reason is reported.
   const unrunnable = await whyNotRunnable(request);
   if (unrunnable !== undefined) return spawnFailure(describeSpawnError(request, unrunnable));
+  let argv = request.argv;
+  if (request.runAs !== undefined) {
+    const wrapped = await runAsArgv(request.runAs, argv, request.env.PATH ?? HELPER_PATH);
+    if (!wrapped.ok) return spawnFailure(`cannot start ${request.argv[0]} (cwd ${request.cwd}): ${wrapped.error}`);
+    argv = wrapped.argv;
+  }
   if (signal.aborted) return abortedBeforeStart();
   let child: ChildProcess;
   try {
-    child = spawn(request.argv[0], request.argv.slice(1), {
+    child = spawn(argv[0], argv.slice(1), {
       cwd: request.cwd,
       env: request.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -26,6 +26,14 @@ export interface FsAdapter {
   realpath(path: string): Promise<string | null>;
   /** Entry names of a directory; `null` when it is not a readable directory. */
   readdir(path: string): Promise<string[] | null>;
+  /** The target a symlink holds (unresolved); `null` when `path` is no symlink. */
+  readlink(path: string): Promise<string | null>;
+  /**
+   * Opens `path` (following symlinks) without reading it: what is then read through the handle
+   * is that file or directory, whatever is renamed or swapped at its path meanwhile (SPEC §3
+   * confinement holds across a walk). `null` when it does not exist.
+   */
+  open(path: string): Promise<FsHandle | null>;
   /**
    * Reads a whole file, refusing past `maxBytes`.
    * Resolves `{ ok: false, reason: 'missing' | 'tooLarge' | 'unreadable', message }` instead of throwing.
@@ -35,6 +43,25 @@ export interface FsAdapter {
   writeFile(path: string, data: string, mode?: number): Promise<void>;
   /** Starts watching; see {@link WatchSpec}. */
   watch(spec: WatchSpec, listener: (event: WatchEvent) => void): WatchHandle;
+}
+
+/**
+ * A file or directory held open (as `openat(2)` holds it): its entries are looked up in *this*
+ * directory, so a directory swapped for a symlink after it was opened cannot redirect them.
+ * Always `close()` it.
+ */
+export interface FsHandle {
+  /** The stat of the object held (fstat), not of whatever is at its path now. */
+  readonly stat: FileStat;
+  /** Where the object held lies now (its canonical path), or `null` when unknown or deleted. */
+  where(): Promise<string | null>;
+  /** Entry names when it is a directory, else `null`. */
+  list(): Promise<string[] | null>;
+  /** `lstat` of entry `name` of this directory (a symlink there is not followed). */
+  lstatAt(name: string): Promise<FileStat | null>;
+  /** Opens entry `name` of this directory, never following a symlink there (you get the link). */
+  openAt(name: string): Promise<FsHandle | null>;
+  close(): Promise<void>;
 }
 
 export type ReadResult =
@@ -80,6 +107,11 @@ export interface SpawnRequest {
   killGraceMs: number;
   /** Captured stdout+stderr is truncated past this many bytes. */
   maxOutputBytes: number;
+  /**
+   * Run as this user and/or group (names or numeric ids) with no new privileges, instead of as
+   * the daemon (a rebuilder's `user`/`group`, SPEC §13). A run that cannot switch does not start.
+   */
+  runAs?: { user?: string; group?: string };
   /**
    * Called once the helper runs, with its pid (also its process group): the caller records it,
    * so a daemon restarted after a crash can stop a helper that outlived its predecessor.

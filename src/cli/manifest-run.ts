@@ -40,6 +40,7 @@ export async function checkManifest(root: string, configFile: string | undefined
     daemonUid: process.getuid?.() ?? 0,
     rebuilders,
     inProcessRebuild: false,
+    rebuilderCommands: new Map(Object.entries(config?.rebuilders ?? {}).map(([name, spec]) => [name, spec.command])),
   });
   const file = path.join(root, MANIFEST_FILE);
   if (load.kind === 'missing') throw new CliError(EXIT.NOINPUT, `${file}: no manifest; create one with \`volwarden init ${root}\``);

@@ -18,9 +18,16 @@ const absoluteOrRelativePath = z.string().min(1).refine((p) => !p.includes('\0')
 const ms = z.number().int().nonnegative().max(MAX_TIMER_MS);
 const positive = z.number().int().positive();
 
+/** A user or group: a name as useradd(8) allows, or a numeric id. */
+const ACCOUNT = /^(?:[A-Za-z_][A-Za-z0-9._-]{0,31}\$?|\d{1,10})$/;
+const account = z.string().regex(ACCOUNT, { message: 'must be a user or group name, or a numeric id' });
+
 const rebuilderSchema = z.strictObject({
   command: z.array(z.string().refine((a) => !a.includes('\0'), { message: 'must not contain NUL' })).min(1),
   timeoutSec: z.number().int().positive().max(Math.floor(MAX_TIMER_MS / 1000)).optional(),
+  // Run the helper as this user/group, with no new privileges (issue 17; README "Security").
+  user: account.optional(),
+  group: account.optional(),
 });
 
 /** Every key SPEC §13 allows (and issue 17's socket budgets), and no other. */

@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import type { FileStat, FsAdapter } from '../adapters/types.js';
+import { HELPER_PATH } from '../adapters/processes.js';
 import { confine } from './confine.js';
+import { vetHelper } from './helper-trust.js';
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './schema.js';
 
 export type ManifestLoad =
@@ -20,6 +22,11 @@ export interface LoadOptions {
   rebuilders: ReadonlySet<string>;
   /** An in-process `rebuild` replaces `command`/`rebuilder` (SPEC §12), so neither is checked. */
   inProcessRebuild: boolean;
+  /**
+   * The argv of each rebuilder, so its executable is vetted like an inline command's (issue 17).
+   * Without it only inline commands are vetted.
+   */
+  rebuilderCommands?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The exact `status.error` for a `command` in a manifest others could have written (SPEC §9). */
@@ -60,8 +67,27 @@ export async function loadManifest(fs: FsAdapter, root: string, opts: LoadOption
     if (manifest.rebuilder !== undefined && !opts.rebuilders.has(manifest.rebuilder)) {
       return { kind: 'invalid', error: `rebuilder: ${JSON.stringify(manifest.rebuilder)} is not defined in the daemon config` };
     }
+    const untrusted = await vetManifestHelper(fs, root, manifest, opts);
+    if (untrusted !== null) return { kind: 'invalid', error: untrusted };
   }
   return { kind: 'ok', manifest, mtimeNs: stat.mtimeNs, path: manifestPath };
+}
+
+/**
+ * Why the helper this manifest runs must not be run (SPEC §9 extended, see `helper-trust.ts`), as
+ * the `status.error` line naming where it comes from; `null` when it may run.
+ *
+ * @example
+ * await vetManifestHelper(fs, '/vol', manifest, opts);
+ * // 'command[0]: untrusted helper: tools is owned by uid 65534, not by root or the daemon's user: chown it, …'
+ */
+export async function vetManifestHelper(fs: FsAdapter, root: string, manifest: Manifest, opts: LoadOptions): Promise<string | null> {
+  const argv0 = manifest.command?.[0] ?? (manifest.rebuilder === undefined ? undefined : opts.rebuilderCommands?.get(manifest.rebuilder)?.[0]);
+  if (argv0 === undefined) return null;
+  const why = await vetHelper(fs, argv0, { root, daemonUid: opts.daemonUid, searchPath: HELPER_PATH });
+  if (why === null) return null;
+  const where = manifest.command !== undefined ? 'command[0]' : `rebuilder ${JSON.stringify(manifest.rebuilder)}`;
+  return `${where}: untrusted helper: ${why}`;
 }
 
 /**

@@ -4,7 +4,6 @@
  * against the real tree (symlinks, devices) at use time.
  */
 import path from 'node:path';
-import picomatch from 'picomatch';
 
 /** Longest path a manifest may name, in UTF-8 bytes (PATH_MAX on Linux). */
 export const MAX_PATH_BYTES = 4096;
@@ -39,31 +38,8 @@ export function normalizeRelative(p: string): string {
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
-/** Whether a source names a glob pattern rather than a literal path (SPEC §3 `sources`). */
-export function isGlobPattern(p: string): boolean {
-  return picomatch.scan(p).isGlob;
-}
-
-/**
- * Why a source glob is unusable, or `null`. Negated patterns are refused: a source says what a
- * cache is built from, and "everything except" is not a set we can walk.
- */
-export function checkGlobPattern(p: string): string | null {
-  const scanned = picomatch.scan(p);
-  if (scanned.negated) return 'must not be a negated pattern';
-  try {
-    picomatch.makeRe(p);
-  } catch {
-    return 'is not a valid glob pattern';
-  }
-  return null;
-}
-
-/** The directory (root-relative, `'.'` for the root) a glob can only match below. */
-export function globBase(p: string): string {
-  const base = picomatch.scan(p).base;
-  return base === '' ? '.' : normalizeRelative(base);
-}
+// Glob syntax lives in glob.ts (bounded-cost matching); re-exported where path rules were asked before.
+export { checkGlobPattern, globBase, isGlobPattern } from './glob.js';
 
 /** Whether absolute path `p` is `dir` itself or lies below it. */
 export function isInside(p: string, dir: string): boolean {

@@ -6,10 +6,10 @@
 import type { FsAdapter } from '../adapters/types.js';
 import type { StaleCache } from '../protocol/types.js';
 import { confinePath, resolveRoot, type ConfinedRoot } from './confine.js';
-import picomatch from 'picomatch';
 import { isGlobPattern, normalizeRelative } from './path-rules.js';
+import { globMatcher } from './glob.js';
 import { MANIFEST_FILE, type CacheEntry, type Manifest } from './schema.js';
-import { walkEntry, walkSource, type WalkContext, type WalkedFile } from './source-walk.js';
+import { statInside, walkEntry, walkSource, type WalkContext, type WalkedFile } from './source-walk.js';
 
 /** The outcome of one check: stale caches, plus entries ignored for failing confinement. */
 export interface StalenessReport {
@@ -61,7 +61,7 @@ export async function checkStaleness(
   for (const [index, cache] of manifest.caches.entries()) {
     const output = outputs[index];
     if (output === null) continue;
-    const quick = await changedFileNewer(ctx, cache, index, output, changedSince);
+    const quick = await changedFileNewer(ctx, cache, index, changedSince);
     if (quick !== null) {
       stale.push({ name: cache.name, reason: quick });
       shortcut.push(cache.name);
@@ -74,7 +74,7 @@ export async function checkStaleness(
       retriggeredBy.add(during);
       continue;
     }
-    const reason = await staleReason(ctx, cache, index, output, manifestMtimeNs, changedSince);
+    const reason = await staleReason(ctx, cache, index, manifestMtimeNs, changedSince);
     if (reason !== null) stale.push({ name: cache.name, reason });
   }
   return { stale, problems: [...problems], shortcut, retriggeredBy: [...retriggeredBy] };
@@ -94,11 +94,10 @@ async function changedFileNewer(
   ctx: WalkContext,
   cache: CacheEntry,
   index: number,
-  outputReal: string,
   changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
   if (changedSince.size > 64) return null;
-  const outputStat = changedSince.size === 0 ? null : await ctx.fs.stat(outputReal);
+  const outputStat = changedSince.size === 0 ? null : await statInside({ ...ctx, excluded: [] }, cache.output, `caches[${index}].output`);
   if (outputStat === null || outputStat.kind !== 'file') return null;
   for await (const file of changedSourceFiles(ctx, cache, index, changedSince)) {
     if (file.mtimeNs > outputStat.mtimeNs) return `${file.rel} is newer than ${normalizeRelative(cache.output)}`;
@@ -112,10 +111,9 @@ async function* changedSourceFiles(ctx: WalkContext, cache: CacheEntry, index: n
   const covers = sourceMatchers(cache);
   for (const rel of paths) {
     if (!covers.some((matches) => matches(rel))) continue;
-    const confined = await confinePath(ctx.fs, ctx.root, rel, `caches[${index}].sources`);
-    if (!confined.ok || ctx.excluded.some((out) => confined.real === out || confined.real.startsWith(`${out}/`))) continue;
-    const stat = await ctx.fs.stat(confined.real);
-    if (stat?.kind === 'file') yield { rel, mtimeNs: stat.mtimeNs };
+    // Opened and verified in place, so a swapped parent cannot lend it an outside file's mtime.
+    const stat = await statInside(ctx, rel, `caches[${index}].sources`);
+    if (stat?.kind === 'file') yield { rel, mtimeNs: stat.mtimeNs, stat };
   }
 }
 
@@ -123,7 +121,7 @@ async function* changedSourceFiles(ctx: WalkContext, cache: CacheEntry, index: n
 function sourceMatchers(cache: CacheEntry): Array<(rel: string) => boolean> {
   return cache.sources.map((source) => {
     const norm = normalizeRelative(source);
-    if (isGlobPattern(source)) return picomatch(norm);
+    if (isGlobPattern(source)) return globMatcher(norm);
     return (rel: string) => rel === norm || rel.startsWith(`${norm}/`) || norm === '.';
   });
 }
@@ -143,17 +141,16 @@ async function staleReason(
   ctx: WalkContext,
   cache: CacheEntry,
   index: number,
-  outputReal: string,
   manifestMtimeNs: bigint,
   changedSince: ReadonlySet<string>,
 ): Promise<string | null> {
-  const outputMtime = await outputMtimeNs(ctx, cache, index, outputReal);
+  const outputMtime = await outputMtimeNs(ctx, cache, index);
   if (outputMtime === null) {
     // Still walk the sources: entries that leave the root belong in status.error from the first check.
     for (const [j, source] of cache.sources.entries()) await walkSource(ctx, source, `caches[${index}].sources[${j}]`, () => {});
     return 'output missing';
   }
-  let newest: WalkedFile = { rel: MANIFEST_FILE, mtimeNs: manifestMtimeNs };
+  let newest: Pick<WalkedFile, 'rel' | 'mtimeNs'> = { rel: MANIFEST_FILE, mtimeNs: manifestMtimeNs };
   let tie: WalkedFile | null = null;
   const consider = (file: WalkedFile): void => {
     if (file.mtimeNs > newest.mtimeNs) newest = file;
@@ -173,8 +170,8 @@ async function staleReason(
  * When the output was last written: a file's mtime; for a directory output, the newest mtime of
  * the directory and everything in it (a helper may rewrite files in place). `null` when missing.
  */
-async function outputMtimeNs(ctx: WalkContext, cache: CacheEntry, index: number, outputReal: string): Promise<bigint | null> {
-  const stat = await ctx.fs.stat(outputReal);
+async function outputMtimeNs(ctx: WalkContext, cache: CacheEntry, index: number): Promise<bigint | null> {
+  const stat = await statInside({ ...ctx, excluded: [] }, cache.output, `caches[${index}].output`);
   if (stat === null) return null;
   if (stat.kind !== 'dir') return stat.mtimeNs;
   let newest = stat.mtimeNs;

@@ -4,9 +4,9 @@
  * outputs ignored so a helper never retriggers itself.
  */
 import path from 'node:path';
-import picomatch from 'picomatch';
 import type { WatchSpec } from '../adapters/types.js';
 import { globBase, isGlobPattern, isInside, normalizeRelative } from './path-rules.js';
+import { globMatcher } from './glob.js';
 import { MANIFEST_FILE, type Manifest } from './schema.js';
 
 /** How a change at one path matters to its volume. */
@@ -44,7 +44,7 @@ export function planWatch(rootPath: string, manifest: Manifest): WatchPlan {
   const trees: string[] = [];
   const globs: WatchPlan['globs'] = [];
   for (const source of manifest.caches.flatMap((c) => c.sources)) {
-    if (isGlobPattern(source)) globs.push({ base: at(globBase(source)), matches: picomatch(normalizeRelative(source)) });
+    if (isGlobPattern(source)) globs.push({ base: at(globBase(source)), matches: globMatcher(normalizeRelative(source)) });
     else trees.push(at(source));
   }
   trees.push(...(manifest.watch ?? []).map(at));

@@ -33,17 +33,17 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 /** A file tree whose reads can be held up, to put other requests in the middle of an examination. */
 class GatedFs extends MemoryFs {
   private gate: Promise<void> | null = null;
-  private open: () => void = () => {};
+  private ungate: () => void = () => {};
 
   /** From now on every stat waits until the returned function is called. */
   hold(): () => void {
     this.gate = new Promise<void>((resolve) => {
-      this.open = () => {
+      this.ungate = () => {
         this.gate = null;
         resolve();
       };
     });
-    return () => this.open();
+    return () => this.ungate();
   }
 
   override async stat(p: string) {

@@ -18,6 +18,14 @@ describe('daemon config schema', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('lets a rebuilder name the user and group it runs as, by name or id, and refuses anything else', () => {
+    const rebuilder = (extra: object) => parseConfig(JSON.stringify({ rebuilders: { docs: { command: ['/usr/bin/mkdocs'], ...extra } } }));
+    expect(rebuilder({ user: 'builder', group: 'builders' }).ok).toBe(true);
+    expect(rebuilder({ user: '65534', group: '65534' }).ok).toBe(true);
+    expect(rebuilder({ user: '--reuid=0' })).toEqual({ ok: false, error: 'rebuilders.docs.user: must be a user or group name, or a numeric id' });
+    expect(rebuilder({ group: 'a b' })).toEqual({ ok: false, error: 'rebuilders.docs.group: must be a user or group name, or a numeric id' });
+  });
+
   it('names the JSON path of an unknown key, however deep', () => {
     expect(parseConfig('{"rootz": []}')).toEqual({ ok: false, error: 'rootz: unknown key' });
     expect(parseConfig('{"rebuilders": {"docs": {"command": ["x"], "timeoutSek": 1}}}')).toEqual({
